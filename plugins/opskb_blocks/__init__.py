@@ -1,0 +1,21 @@
+"""opskb's fenced blocks: tool blocks (wscale, pcap, vcb) and checked code snippets.
+
+Each post is read by `OpskbMarkdownReader`, which gives the Markdown converter a
+`FencedBlocks` extension that knows the post's file, so every block can name its
+file and line in an error. The blocks' renderers are listed in `fences.RENDERERS`.
+"""
+
+from pelican import signals
+
+from .reader import OpskbMarkdownReader
+
+
+def use_opskb_reader(readers):
+    """Read Markdown with opskb's reader, which renders the fenced blocks."""
+    for extension in OpskbMarkdownReader.file_extensions:
+        readers.reader_classes[extension] = OpskbMarkdownReader
+
+
+def register():
+    # readers_init: the reader table exists but no file has been read yet.
+    signals.readers_init.connect(use_opskb_reader)

@@ -1,0 +1,143 @@
+"""Find fenced blocks with their line in the file, render each through its tool.
+
+Modelled on Python-Markdown's `fenced_code` preprocessor, with two differences:
+it runs before the `meta` extension strips the front matter, so a block's line is
+its line in the file; and a block's language selects a renderer from `RENDERERS`
+(tool blocks) or falls back to the checked-snippet renderer. Finished HTML goes
+through the HTML stash so that later Markdown stages leave it alone.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
+
+from . import snippet
+
+FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One fenced block of a post: its info string split up, its body, and where it stands."""
+
+    language: str
+    options: dict[str, str]
+    source: str
+    path: Path
+    line: int  # 1-based line of the opening fence in the file
+
+
+class BlockError(ValueError):
+    """A block that cannot be rendered; the message starts with `file:line:`."""
+
+
+@dataclass(slots=True)
+class RenderContext:
+    """What a renderer may use besides the block: settings and the list of block records."""
+
+    settings: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+Renderer = Callable[[Block, RenderContext], str]
+
+# Tool blocks by language; any other language is a code snippet.
+RENDERERS: dict[str, Renderer] = {}
+
+
+def parse_info(info: str) -> tuple[str, dict[str, str]]:
+    """Split a fence's info string `lang key=value key="a b" flag` into language and options."""
+    words = shlex.split(info)
+    if not words:
+        return "", {}
+    language, options = words[0], {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        options[key] = value if sep else "true"
+    return language, options
+
+
+def render_block(block: Block, context: RenderContext) -> str:
+    renderer = RENDERERS.get(block.language, snippet.render)
+    try:
+        return renderer(block, context)
+    except BlockError:
+        raise
+    except ValueError as error:
+        # A tool's error may say which line of the block's body it is about.
+        line = block.line + getattr(error, "line", 0)
+        where = f"{block.path}:{line}"
+        raise BlockError(f"{where}: {block.language or 'code'} block: {error}") from error
+
+
+def display_path(path: str) -> str:
+    """A post's path as a user wrote it: relative to the working directory when below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+class FencedBlocksPreprocessor(Preprocessor):
+    def __init__(self, md, extension: FencedBlocks):
+        super().__init__(md)
+        self.extension = extension
+
+    def run(self, lines: list[str]) -> list[str]:
+        output: list[str] = []
+        index = 0
+        while index < len(lines):
+            opening = FENCE_OPEN.match(lines[index])
+            if not opening:
+                output.append(lines[index])
+                index += 1
+                continue
+            fence = opening["fence"]
+            closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+            end = next(
+                (i for i in range(index + 1, len(lines)) if closing.match(lines[i])), None
+            )
+            where = f"{self.extension.display_path}:{index + 1}"
+            if end is None:
+                raise BlockError(f"{where}: fenced block is never closed (expected {fence})")
+            try:
+                language, options = parse_info(opening["info"])
+            except ValueError as error:
+                raise BlockError(f"{where}: cannot read the fence line: {error}") from error
+            block = Block(
+                language=language,
+                options=options,
+                source="\n".join(lines[index + 1 : end]),
+                path=Path(self.extension.display_path),
+                line=index + 1,
+            )
+            html = render_block(block, self.extension.context)
+            output += ["", self.md.htmlStash.store(html), ""]
+            index = end + 1
+        return output
+
+
+class FencedBlocks(Extension):
+    """The per-post extension: knows the post's file and collects its blocks' records."""
+
+    def __init__(self, source_path: str, settings: dict[str, Any]):
+        super().__init__()
+        self.source_path = source_path
+        self.display_path = display_path(source_path)
+        self.context = RenderContext(settings=settings)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.context.records
+
+    def extendMarkdown(self, md):  # noqa: N802 - Python-Markdown's name
+        # Priority 28: after whitespace normalisation (30), before `meta` (27) strips
+        # the front matter and before `fenced_code` (25) would take the blocks.
+        md.preprocessors.register(FencedBlocksPreprocessor(md, self), "opskb_fenced_blocks", 28)

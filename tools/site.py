@@ -1,0 +1,114 @@
+"""Build the opskb site with Pelican: one clear line per error, and no half-written output.
+
+`python -m tools.site build` reads pelicanconf.py (or `--publish`: publishconf.py),
+builds into a scratch directory beside the output, and swaps it in only when the
+build logged no error. Every error is printed as one line naming the file (and the
+line, for a block in a post); the exit status is 1 then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class SiteError(ValueError):
+    """The site could not be built; the message says what to fix."""
+
+
+class _Collect(logging.Handler):
+    """Keep error records, print warnings and errors as single plain lines."""
+
+    def __init__(self, stream):
+        super().__init__(logging.WARNING)
+        self.stream = stream
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        if record.levelno >= logging.ERROR:
+            # Pelican follows a reader's failure with its own "Could not process" line;
+            # the reader already named the file and line, so keep only the first.
+            if message.startswith("Could not process") and self.errors:
+                return
+            self.errors.append(message)
+        print(f"{record.levelname.lower()}: {message}", file=self.stream)
+
+
+def relative(path: str | Path) -> str:
+    """Show a path relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def build(
+    settings_file: Path,
+    output: Path,
+    overrides: dict | None = None,
+    stream=sys.stderr,
+) -> list[str]:
+    """Build the site into `output`; return the error lines (empty when the build succeeded)."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    if not settings_file.is_file():
+        raise SiteError(f"{settings_file}: no such settings file")
+    scratch = output.with_name(output.name + ".tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    handler = _Collect(stream)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    try:
+        settings = read_settings(
+            str(settings_file), override={**(overrides or {}), "OUTPUT_PATH": str(scratch)}
+        )
+        Pelican(settings).run()
+    except Exception as error:  # Pelican raises plain exceptions for bad settings and themes
+        handler.errors.append(f"{type(error).__name__}: {error}")
+        print(f"error: {handler.errors[-1]}", file=stream)
+    finally:
+        root.handlers[:], root.level = saved
+    if handler.errors:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return handler.errors
+    shutil.rmtree(output, ignore_errors=True)
+    scratch.rename(output)
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_command = commands.add_parser("build", help="build the site into the output directory")
+    build_command.add_argument("--publish", action="store_true", help="use publishconf.py")
+    build_command.add_argument("-s", "--settings", type=Path, help="settings file")
+    build_command.add_argument("-o", "--output", type=Path, default=Path("output"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = args.settings or Path("publishconf.py" if args.publish else "pelicanconf.py")
+    try:
+        errors = build(settings, args.output)
+    except SiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if errors:
+        print(f"build failed: {len(errors)} error(s); {relative(args.output)} left as it was",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
