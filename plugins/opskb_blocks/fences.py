@@ -9,8 +9,6 @@ through the HTML stash so that later Markdown stages leave it alone.
 
 from __future__ import annotations
 
-import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,9 +16,9 @@ from typing import Any, Callable
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
-from . import snippet
+from tools.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
 
-FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
+from . import snippet
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +50,6 @@ Renderer = Callable[[Block, RenderContext], str]
 RENDERERS: dict[str, Renderer] = {}
 
 
-def parse_info(info: str) -> tuple[str, dict[str, str]]:
-    """Split a fence's info string `lang key=value key="a b" flag` into language and options."""
-    words = shlex.split(info)
-    if not words:
-        return "", {}
-    language, options = words[0], {}
-    for word in words[1:]:
-        key, sep, value = word.partition("=")
-        options[key] = value if sep else "true"
-    return language, options
-
-
 def render_block(block: Block, context: RenderContext) -> str:
     renderer = RENDERERS.get(block.language, snippet.render)
     try:
@@ -91,37 +77,24 @@ class FencedBlocksPreprocessor(Preprocessor):
         self.extension = extension
 
     def run(self, lines: list[str]) -> list[str]:
+        try:
+            fences = find_fences(lines)
+        except FenceError as error:
+            raise BlockError(f"{self.extension.display_path}:{error.line}: {error}") from error
         output: list[str] = []
-        index = 0
-        while index < len(lines):
-            opening = FENCE_OPEN.match(lines[index])
-            if not opening:
-                output.append(lines[index])
-                index += 1
-                continue
-            fence = opening["fence"]
-            closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-            end = next(
-                (i for i in range(index + 1, len(lines)) if closing.match(lines[i])), None
-            )
-            where = f"{self.extension.display_path}:{index + 1}"
-            if end is None:
-                raise BlockError(f"{where}: fenced block is never closed (expected {fence})")
-            try:
-                language, options = parse_info(opening["info"])
-            except ValueError as error:
-                raise BlockError(f"{where}: cannot read the fence line: {error}") from error
+        done = 0  # index of the first line not yet copied or rendered
+        for fence in fences:
             block = Block(
-                language=language,
-                options=options,
-                source="\n".join(lines[index + 1 : end]),
+                language=fence.language,
+                options=fence.options,
+                source=fence.source,
                 path=Path(self.extension.display_path),
-                line=index + 1,
+                line=fence.line,
             )
             html = render_block(block, self.extension.context)
-            output += ["", self.md.htmlStash.store(html), ""]
-            index = end + 1
-        return output
+            output += [*lines[done : fence.line - 1], "", self.md.htmlStash.store(html), ""]
+            done = fence.end
+        return output + lines[done:]
 
 
 class FencedBlocks(Extension):
