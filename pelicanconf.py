@@ -47,3 +47,16 @@ PAGE_URL = "{slug}/"
 PAGE_SAVE_AS = "{slug}/index.html"
 
 RELATIVE_URLS = True
+
+# Pelican's default Markdown settings, plus admonitions (posts mark corrections with
+# `!!! correction "Corrected from the original"`) and heading anchors for the table of contents.
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.codehilite": {"css_class": "highlight"},
+        "markdown.extensions.extra": {},
+        "markdown.extensions.meta": {},
+        "markdown.extensions.admonition": {},
+        "markdown.extensions.toc": {"permalink": True},
+    },
+    "output_format": "html5",
+}
