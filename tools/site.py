@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,24 @@ class SiteError(ValueError):
     """The site could not be built; the message says what to fix."""
 
 
+# Pelican's lines about a post that failed, rewritten to lead with the file as a user names it.
+_POST_FAILURES = (
+    (re.compile(r"Could not process (?P<path>.+)"), "{path}: {reason}"),
+    (
+        re.compile(r"Skipping (?P<path>.+?): could not find information about '(?P<field>[^']+)'"),
+        "{path}: the front matter has no {field!r} field",
+    ),
+)
+
+
+def _handled_error() -> str:
+    """The exception being handled while Pelican logs (it logs the reason only in DEBUG)."""
+    error = sys.exc_info()[1]
+    if error is None:
+        return ""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class _Collect(logging.Handler):
     """Keep error records, print warnings and errors as single plain lines."""
 
@@ -28,16 +47,32 @@ class _Collect(logging.Handler):
         super().__init__(logging.WARNING)
         self.stream = stream
         self.errors: list[str] = []
+        self.content: Path | None = None  # Pelican names posts relative to this
 
     def emit(self, record: logging.LogRecord) -> None:
         message = " ".join(record.getMessage().split())
         if record.levelno >= logging.ERROR:
-            # Pelican follows a reader's failure with its own "Could not process" line;
-            # the reader already named the file and line, so keep only the first.
-            if message.startswith("Could not process") and self.errors:
+            reason = _handled_error()
+            # A reader that already logged its own line (file:line: block: ...) is not
+            # reported a second time by Pelican's "Could not process".
+            if message.startswith("Could not process") and reason in self.errors:
                 return
+            message = self.about_post(message, reason)
             self.errors.append(message)
         print(f"{record.levelname.lower()}: {message}", file=self.stream)
+
+    def about_post(self, message: str, reason: str) -> str:
+        for pattern, template in _POST_FAILURES:
+            match = pattern.fullmatch(message)
+            if match:
+                path = Path(match["path"])
+                if self.content is not None and not path.is_absolute():
+                    path = self.content / path
+                field = match.groupdict().get("field", "")
+                return template.format(
+                    path=relative(path), reason=reason or "unreadable", field=field
+                )
+        return message
 
 
 def relative(path: str | Path) -> str:
@@ -71,6 +106,7 @@ def build(
         settings = read_settings(
             str(settings_file), override={**(overrides or {}), "OUTPUT_PATH": str(scratch)}
         )
+        handler.content = Path(settings["PATH"])
         Pelican(settings).run()
     except Exception as error:  # Pelican raises plain exceptions for bad settings and themes
         handler.errors.append(f"{type(error).__name__}: {error}")
@@ -86,7 +122,9 @@ def build(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.site", description=__doc__.splitlines()[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     build_command = commands.add_parser("build", help="build the site into the output directory")
     build_command.add_argument("--publish", action="store_true", help="use publishconf.py")
@@ -104,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if errors:
-        print(f"build failed: {len(errors)} error(s); {relative(args.output)} left as it was",
-              file=sys.stderr)
+        print(
+            f"build failed: {len(errors)} error(s); {relative(args.output)} left as it was",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
