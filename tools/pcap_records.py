@@ -39,6 +39,10 @@ class Segment:
     timestamp: tuple[int, int] | None = None  # (TSval, TSecr)
     truncated: bool = False  # the frame was cut by the snap length
     options_complete: bool = True  # False when the options were cut short
+    # False for an IP fragment or an IP length shorter than the TCP header: the TCP length
+    # is unknown, and Wireshark then leaves the window unscaled and the sequence unanalysed.
+    length_known: bool = True
+    relative: bool = False  # seq/ack are relative to each side's first number (tcpdump text)
 
 
 @dataclass(frozen=True, slots=True)
