@@ -87,7 +87,7 @@ def build(
     settings_file: Path,
     output: Path,
     overrides: dict | None = None,
-    stream=sys.stderr,
+    stream=None,
 ) -> list[str]:
     """Build the site into `output`; return the error lines (empty when the build succeeded)."""
     from pelican import Pelican
@@ -97,6 +97,7 @@ def build(
         raise SiteError(f"{settings_file}: no such settings file")
     scratch = output.with_name(output.name + ".tmp")
     shutil.rmtree(scratch, ignore_errors=True)
+    stream = stream or sys.stderr  # looked up per call, so redirected stderr is honoured
     handler = _Collect(stream)
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
