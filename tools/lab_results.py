@@ -1,0 +1,133 @@
+"""The lab's results file: its shape, reading it back, and the table the CLI and the post show.
+
+`results.json` holds one run: the kernel (`uname -r`), the date, the limits, and one record
+per scenario (see `tools.lab_run.run_scenario`). The post's ```lab block and the CLI's table
+read it through `load_results` and `table`, so both show the same columns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED_TOP = ("kernel", "date", "rtt_ms", "size", "seconds", "scenarios")
+REQUIRED_SCENARIO = (
+    "name",
+    "middlebox",
+    "client_sysctls",
+    "syn_shift_sent",
+    "syn_shift_received",
+    "synack_shift_received",
+    "client_first_window",
+    "bytes",
+    "seconds",
+    "throughput",
+)
+RATE_UNITS = ((1e6, "MB/s"), (1e3, "kB/s"), (1.0, "B/s"))
+
+
+class LabResultsError(ValueError):
+    """A results file that is missing, not JSON, or lacks a field the table needs."""
+
+
+def load_results(path: Path) -> dict:
+    """Read and check a results file; every problem is one line naming the file."""
+    try:
+        results = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise LabResultsError(f"{path}: no such results file (make lab writes it)") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LabResultsError(f"{path}: not a lab results file: {error}") from error
+    if not isinstance(results, dict):
+        raise LabResultsError(f"{path}: not a lab results file: expected a JSON object")
+    missing = [key for key in REQUIRED_TOP if key not in results]
+    if missing:
+        raise LabResultsError(f"{path}: missing field {missing[0]!r}")
+    for index, scenario in enumerate(results["scenarios"]):
+        missing = [key for key in REQUIRED_SCENARIO if key not in scenario]
+        if missing:
+            raise LabResultsError(f"{path}: scenario {index + 1}: missing field {missing[0]!r}")
+    return results
+
+
+def shift_text(shift: int | None) -> str:
+    return "none" if shift is None else str(shift)
+
+
+def rate_text(bytes_per_second: float | None) -> str:
+    """A throughput in decimal units, three significant digits: 25.1 MB/s, 1.26 kB/s."""
+    if bytes_per_second is None:
+        return "-"
+    for scale, unit in RATE_UNITS:
+        if bytes_per_second >= scale or scale == 1.0:
+            return f"{bytes_per_second / scale:.3g} {unit}"
+    raise AssertionError("unreachable")
+
+
+def sysctl_text(scenario: dict) -> str:
+    sysctls = scenario["client_sysctls"]
+    if sysctls.get("net.ipv4.tcp_window_scaling") == "0":
+        return "tcp_window_scaling=0"
+    return f"tcp_rmem={sysctls.get('net.ipv4.tcp_rmem', '?')}"
+
+
+def expected_peer_shift(scenario: dict) -> int | None:
+    """The shift the server uses for the client's windows when it differs from the announced one.
+
+    Read from the two captures: the client's SYN as sent and as the server received it.
+    None when the two agree or either carries no option (then no rewrite took effect).
+    """
+    sent, received = scenario["syn_shift_sent"], scenario["syn_shift_received"]
+    if sent is None or received is None or sent == received:
+        return None
+    return received
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    heading: str
+    cell: Callable[[dict], str]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("scenario", lambda s: s["name"]),
+    Column("client sysctls", sysctl_text),
+    Column("middlebox", lambda s: s["middlebox"]),
+    Column(
+        "SYN shift sent → received",
+        lambda s: f"{shift_text(s['syn_shift_sent'])} → {shift_text(s['syn_shift_received'])}",
+    ),
+    Column("SYN-ACK shift", lambda s: shift_text(s["synack_shift_received"])),
+    Column("client raw window", lambda s: str(s["client_first_window"] or "-")),
+    Column("bytes in", lambda s: f"{s['bytes']:,} in {s['seconds']:.2f} s"),
+    Column("throughput", lambda s: rate_text(s["throughput"])),
+)
+
+
+def table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Headings and one row of cells per scenario, as text (the caller escapes for HTML)."""
+    return (
+        [column.heading for column in COLUMNS],
+        [[column.cell(scenario) for column in COLUMNS] for scenario in results["scenarios"]],
+    )
+
+
+def caption(results: dict) -> str:
+    return (
+        f"Linux {results['kernel']}, measured {results['date']}: up to {results['size']:,} bytes "
+        f"or {results['seconds']:g} s per transfer, {results['rtt_ms']:g} ms round trip"
+    )
+
+
+def format_table(results: dict) -> str:
+    """The table as aligned plain text, for the terminal."""
+    headings, rows = table(results)
+    widths = [max(len(cell) for cell in column) for column in zip(headings, *rows, strict=True)]
+    lines = [caption(results)]
+    for cells in (headings, *rows):
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines)

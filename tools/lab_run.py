@@ -1,0 +1,208 @@
+"""Run one lab scenario: namespaces, middlebox, captures and transfer, then read back.
+
+Everything a scenario starts is registered with its `Lab`, whose `teardown()` (idempotent)
+stops the processes by process group and deletes the namespaces; `tools.wscale_lab` calls
+it from `finally`, from its signal handlers' unwinding and from `atexit`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import lab_netns
+from tools.lab_capture import handshake
+from tools.lab_scenarios import Scenario
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+PORT = 5001
+SNAPLEN = 128
+READY_SECONDS = 15.0
+# Read back in each endpoint after the scenario's own settings are applied.
+RECORDED_SYSCTLS = (
+    "net.ipv4.tcp_window_scaling",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_timestamps",
+    "net.core.rmem_max",
+)
+
+
+class LabRunError(ValueError):
+    """A scenario could not run to the end (a process failed or never became ready)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds of every transfer: bytes, seconds, and the round-trip delay the middlebox adds."""
+
+    size: int
+    seconds: float
+    rtt_ms: float
+
+
+@dataclass(slots=True)
+class Lab:
+    """The live resources of one run, so that every exit path can tear them down."""
+
+    topology: lab_netns.Topology
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def spawn(self, role: str, argv: list[str]) -> subprocess.Popen:
+        process = lab_netns.spawn(self.topology.namespace(role), argv)
+        self.processes.append(process)
+        return process
+
+    def teardown(self) -> None:
+        while self.processes:
+            lab_netns.stop_process(self.processes.pop(), grace=2.0)
+        for namespace in self.topology.namespaces:
+            if namespace in lab_netns.lab_namespaces():
+                lab_netns.remove_namespace(namespace)
+
+
+def read_line(process: subprocess.Popen, stream, seconds: float, what: str) -> str:
+    """The next line the process writes on `stream` (its stdout or stderr), within `seconds`."""
+    deadline = time.monotonic() + seconds
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([stream], [], [], max(0.0, remaining))
+        if not ready:
+            raise LabRunError(f"{what} did not start within {seconds:g} s")
+        chunk = os.read(stream.fileno(), 1)
+        if not chunk:
+            errors = (
+                process.stderr.read().decode(errors="replace").strip()
+                if stream is not process.stderr
+                else ""
+            )
+            raise LabRunError(f"{what} exited before it was ready: {errors or 'no message'}")
+        line += chunk
+    return line.decode(errors="replace").strip()
+
+
+def python_tool(module: str, *args: object) -> list[str]:
+    return [sys.executable, "-m", module, *(str(arg) for arg in args)]
+
+
+def read_sysctls(lab: Lab, role: str) -> dict[str, str]:
+    namespace = lab.topology.namespace(role)
+    return {
+        key: " ".join(
+            lab_netns.run_command(lab_netns.in_namespace(namespace, "sysctl", "-n", key)).split()
+        )
+        for key in RECORDED_SYSCTLS
+    }
+
+
+def start_capture(lab: Lab, role: str, interface: str, path: Path) -> subprocess.Popen:
+    # -U: packet-buffered, so a capture stopped at any time is a valid file; -Z root: keep
+    # root (dropping it would also drop the signal that kills tcpdump with the lab).
+    tcpdump = lab.spawn(
+        role,
+        ["tcpdump", "-i", interface, "-n", "-s", str(SNAPLEN), "-U", "-Z", "root",
+         "-w", str(path), "tcp", "port", str(PORT)],
+    )  # fmt: skip
+    while "listening on" not in read_line(
+        tcpdump, tcpdump.stderr, READY_SECONDS, f"tcpdump in {role}"
+    ):
+        pass
+    return tcpdump
+
+
+def finish(process: subprocess.Popen, seconds: float, what: str) -> list[dict]:
+    """Wait for a process, return the JSON lines it printed; a failure names the process."""
+    try:
+        stdout, stderr = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired as error:
+        raise LabRunError(f"{what} did not finish within {seconds:g} s") from error
+    if process.returncode != 0:
+        message = stderr.decode(errors="replace").strip().splitlines()
+        raise LabRunError(f"{what} failed: {message[-1] if message else process.returncode}")
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
+
+
+def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dict:
+    """Run one scenario end to end in fresh namespaces and return its result record."""
+    topology = lab.topology
+    lab_netns.build(topology)
+    client_ns = topology.namespace("client")
+    for key, value in scenario.sysctls:
+        lab_netns.run_command(
+            lab_netns.in_namespace(client_ns, "sysctl", "-q", "-w", f"{key}={value}")
+        )
+    client_sysctls, server_sysctls = read_sysctls(lab, "client"), read_sysctls(lab, "server")
+
+    action = scenario.action
+    middlebox_args = [
+        "--client-if", topology.mbox_client_if, "--server-if", topology.mbox_server_if,
+        "--action", action.kind, "--to", action.to, "--rtt-ms", limits.rtt_ms,
+        "--seconds", limits.seconds + 60, "--tag", topology.prefix,
+    ]  # fmt: skip
+    if action.above is not None:
+        middlebox_args += ["--above", action.above]
+    middlebox = lab.spawn("mbox", python_tool("tools.lab_middlebox", *middlebox_args))
+    read_line(middlebox, middlebox.stdout, READY_SECONDS, "the middlebox")
+
+    captures = {role: out / f"{scenario.name}-{role}.pcap" for role in ("client", "server")}
+    tcpdumps = [
+        start_capture(lab, "client", topology.client_if, captures["client"]),
+        start_capture(lab, "server", topology.server_if, captures["server"]),
+    ]
+    common = ["--address", topology.server_address, "--port", PORT, "--size", limits.size]
+    server = lab.spawn(
+        "server",
+        python_tool("tools.lab_transfer", "serve", *common, "--seconds", limits.seconds + 20,
+                    "--tag", topology.prefix),
+    )  # fmt: skip
+    read_line(server, server.stdout, READY_SECONDS, "the transfer server")
+    client = lab.spawn(
+        "client",
+        python_tool("tools.lab_transfer", "fetch", *common, "--seconds", limits.seconds,
+                    "--tag", topology.prefix),
+    )  # fmt: skip
+    (fetched,) = finish(client, limits.seconds + 30, "the transfer client")
+    try:
+        finish(server, 5.0 + limits.rtt_ms / 100, "the transfer server")
+    except LabRunError as error:  # a server still blocked in send() after the client left
+        logger.debug("%s", error)
+    time.sleep(min(2.0, 0.2 + 2 * limits.rtt_ms / 1000))  # let the last segments reach the taps
+    for tcpdump in tcpdumps:
+        lab_netns.stop_process(tcpdump, signum=signal.SIGINT)
+    lab_netns.stop_process(middlebox)
+    events = finish(middlebox, 5.0, "the middlebox")
+    lab.teardown()
+
+    client_view, server_view = handshake(captures["client"]), handshake(captures["server"])
+    seconds = fetched["seconds"]
+    return {
+        "name": scenario.name,
+        "summary": scenario.summary,
+        "middlebox": action.describe(),
+        "client_sysctls": client_sysctls,
+        "server_sysctls": server_sysctls,
+        "syn_shift_sent": client_view.syn_shift,
+        "syn_shift_received": server_view.syn_shift,
+        "synack_shift_sent": server_view.synack_shift,
+        "synack_shift_received": client_view.synack_shift,
+        "middlebox_syns": [[e["shift_in"], e["shift_out"]] for e in events if e["event"] == "syn"],
+        "client_syn_window": client_view.syn_window,
+        "client_first_window": client_view.client_first_window,
+        "handshake_rtt_ms": client_view.rtt_ms,
+        "bytes": fetched["received"],
+        "complete": fetched["complete"],
+        "seconds": seconds,
+        "throughput": round(fetched["received"] / seconds) if seconds > 0 else None,
+        "captures": {role: path.name for role, path in captures.items()},
+    }

@@ -1,0 +1,128 @@
+"""The lab's scenarios as data: what the client's sysctls are and what the middlebox does.
+
+The workarounds are the TCP post's two: turning window scaling off, and putting the
+pre-2.6.17 buffer sizes back (`tcp_rmem` "4096 87380 174760", `tcp_wmem` "4096 16384 131072").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tools.lab_packet import PASS, Action
+
+SCALING_OFF = (("net.ipv4.tcp_window_scaling", "0"),)
+SMALL_BUFFERS = (
+    ("net.ipv4.tcp_rmem", "4096 87380 174760"),
+    ("net.ipv4.tcp_wmem", "4096 16384 131072"),
+)
+REWRITE_TO_0 = Action("rewrite", to=0)
+
+# Only per-namespace TCP settings: the lab never writes a sysctl outside its own namespaces.
+SYSCTL_KEY = re.compile(r"net\.ipv4\.tcp_[a-z0-9_]+")
+SYSCTL_VALUE = re.compile(r"[0-9]+( [0-9]+)*")
+
+
+class LabScenarioError(ValueError):
+    """An unknown scenario name or a sysctl the lab will not set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One lab run: the client's sysctls, the middlebox's action, in the default set or not."""
+
+    name: str
+    summary: str
+    sysctls: tuple[tuple[str, str], ...] = ()
+    action: Action = PASS
+    default: bool = True
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("healthy", "default sysctls, the middlebox passes everything"),
+    Scenario(
+        "rewrite-to-0", "the middlebox sets the shift in the client's SYN to 0", (), REWRITE_TO_0
+    ),
+    Scenario(
+        "strip",
+        "the middlebox replaces the client's window-scale option by NOPs",
+        (),
+        Action("strip"),
+    ),
+    Scenario("scaling-off", "workaround 1 alone: tcp_window_scaling=0", SCALING_OFF),
+    Scenario("small-rmem", "workaround 2 alone: the pre-2.6.17 tcp_rmem/tcp_wmem", SMALL_BUFFERS),
+    Scenario(
+        "scaling-off+rewrite",
+        "workaround 1 against the box that zeroes the shift",
+        SCALING_OFF,
+        REWRITE_TO_0,
+    ),
+    Scenario(
+        "small-rmem+rewrite",
+        "workaround 2 against the box that zeroes the shift",
+        SMALL_BUFFERS,
+        REWRITE_TO_0,
+    ),
+    Scenario(
+        "rewrite-to-2",
+        "the middlebox sets the shift in the client's SYN to 2",
+        (),
+        Action("rewrite", 2),
+        False,
+    ),
+    Scenario(
+        "rewrite-above-7",
+        "the middlebox zeroes only shifts above 7",
+        (),
+        Action("rewrite", 0, above=7),
+        False,
+    ),
+    Scenario(
+        "small-rmem+rewrite-above-7",
+        "workaround 2 against a box that zeroes only shifts above 7",
+        SMALL_BUFFERS,
+        Action("rewrite", 0, above=7),
+        False,
+    ),
+)
+
+BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+DEFAULT_SET = tuple(scenario.name for scenario in SCENARIOS if scenario.default)
+
+
+def select_scenarios(names: str | None) -> tuple[Scenario, ...]:
+    """The scenarios named in a comma-separated list (the default set when None), in that order."""
+    if names is None:
+        return tuple(BY_NAME[name] for name in DEFAULT_SET)
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    if not chosen:
+        raise LabScenarioError("--scenarios names no scenario")
+    unknown = [name for name in chosen if name not in BY_NAME]
+    if unknown:
+        known = ", ".join(BY_NAME)
+        raise LabScenarioError(f"unknown scenario {unknown[0]!r} (known: {known})")
+    if len(set(chosen)) != len(chosen):
+        raise LabScenarioError("--scenarios names a scenario twice")
+    return tuple(BY_NAME[name] for name in chosen)
+
+
+def parse_sysctl(assignment: str) -> tuple[str, str]:
+    """`net.ipv4.tcp_rmem=4096 87380 174760` → key and value, checked against what may be set."""
+    key, sep, value = assignment.partition("=")
+    key, value = key.strip(), " ".join(value.split())
+    if not sep or not SYSCTL_KEY.fullmatch(key):
+        raise LabScenarioError(
+            f"{assignment!r}: expected net.ipv4.tcp_NAME=VALUE (per-namespace keys only)"
+        )
+    if not SYSCTL_VALUE.fullmatch(value):
+        raise LabScenarioError(f"{assignment!r}: a value is one or more integers")
+    return key, value
+
+
+def with_sysctls(scenario: Scenario, extra: tuple[tuple[str, str], ...]) -> Scenario:
+    """The scenario with extra client sysctls applied after its own (a later key wins)."""
+    merged = dict(scenario.sysctls)
+    merged.update(extra)
+    return Scenario(
+        scenario.name, scenario.summary, tuple(merged.items()), scenario.action, scenario.default
+    )
