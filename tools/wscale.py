@@ -1,0 +1,352 @@
+"""TCP window-scaling arithmetic: effective windows, shifts, Linux's choice, throughput ceilings.
+
+    python -m tools.wscale effective 92 6            # RFC 7323: 92 << 6 = 5888
+    python -m tools.wscale shift-for 16MiB           # smallest shift for a window
+    python -m tools.wscale kernel --kernel 2.6.17 --rmem "4096 87380 174760"
+    python -m tools.wscale throughput --window 65535 --rtt 100ms
+    python -m tools.wscale bdp --bandwidth 100Mbit --rtt 100ms
+    python -m tools.wscale mathis --mss 1460 --rtt 100ms --loss 1e-4
+    python -m tools.wscale sysctl snippet.sh --kernel 2.6.17
+
+Every subcommand prints labelled lines, or JSON with `--json`. Bad input: one line on
+stderr, exit status 2. The same commands are what a ```wscale block in a post runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass
+from fractions import Fraction
+from typing import Any
+
+from . import wscale_kernels
+from .wscale_kernels import KernelChoice
+from .wscale_math import (
+    Bdp,
+    Effective,
+    Mathis,
+    ShiftFor,
+    Throughput,
+    bdp,
+    effective,
+    mathis,
+    shift_for,
+    throughput,
+)
+from .wscale_sysctl import SysctlLine, SysctlReport, sysctl_report
+from .wscale_units import (
+    MAX_RAW_WINDOW,
+    WscaleError,
+    format_bytes,
+    format_rate,
+    format_time,
+    parse_int,
+    parse_loss,
+    parse_rate,
+    parse_size,
+    parse_time,
+    parse_triple,
+)
+
+__all__ = ["WscaleError", "SysctlLine", "SysctlReport", "sysctl_report", "main"]
+
+
+# --- the subcommands: options as data, read by argparse and by the ```wscale block -------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # as on the command line, without dashes
+    help: str
+    flag: bool = False
+    positional: bool = False
+    default: str | None = None
+    required: bool = False
+
+
+def _kernel(a: dict) -> KernelChoice:
+    return wscale_kernels.choose(
+        kernel=a["kernel"],
+        rmem=parse_triple(a["rmem"]) if a.get("rmem") else None,
+        rmem_max=parse_size(a["rmem-max"], "rmem-max") if a.get("rmem-max") else None,
+        mss=parse_int(a["mss"], "MSS", 1, 65535),
+        timestamps=bool(a.get("timestamps")),
+        window_clamp=parse_size(a["window-clamp"], "window-clamp")
+        if a.get("window-clamp")
+        else None,
+        window_scaling=not a.get("no-window-scaling"),
+    )
+
+
+def _sysctl(a: dict) -> SysctlReport:
+    path = a["file"]
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as error:
+        raise WscaleError(f"cannot read {path}: {error.strerror}") from None
+    return sysctl_report(text, a["kernel"])
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    help: str
+    options: tuple[Option, ...]
+    run: Callable[[dict], Any]
+
+
+RTT = Option("rtt", "round-trip time: 100ms, 0.1s, 250us", required=True)
+COMMANDS: dict[str, Command] = {
+    "effective": Command(
+        "effective window of a segment: RAW << SHIFT",
+        (
+            Option("raw", "the 16-bit window field", positional=True, required=True),
+            Option(
+                "shift", "the shift its sender announced in its SYN", positional=True, required=True
+            ),
+            Option("syn", "the segment is a SYN: its window is not scaled", flag=True),
+        ),
+        lambda a: effective(
+            parse_int(a["raw"], "raw window", 0, MAX_RAW_WINDOW),
+            parse_int(a["shift"], "shift", 0, 255),
+            bool(a.get("syn")),
+        ),
+    ),
+    "shift-for": Command(
+        "smallest shift that expresses a window",
+        (Option("bytes", "window size: 3014656, 4MiB, 1.25MB", positional=True, required=True),),
+        lambda a: shift_for(parse_size(a["bytes"], "window")),
+    ),
+    "kernel": Command(
+        "shift and SYN window a Linux kernel chooses",
+        (
+            Option("kernel", "kernel version (era table) or 'today'", default="2.6.17"),
+            Option("rmem", "net.ipv4.tcp_rmem 'MIN DEFAULT MAX' (default: the era's)"),
+            Option("rmem-max", "net.core.rmem_max (default: the era's)"),
+            Option("mss", "advertised MSS", default="1460"),
+            Option("timestamps", "timestamps in use (a SYN-ACK's window counts MSS-12)", flag=True),
+            Option("window-clamp", "the route's `window` metric"),
+            Option("no-window-scaling", "net.ipv4.tcp_window_scaling = 0", flag=True),
+        ),
+        _kernel,
+    ),
+    "throughput": Command(
+        "window-limited throughput ceiling: WINDOW / RTT",
+        (Option("window", "window: 65535, 64KiB, 4MiB", required=True), RTT),
+        lambda a: throughput(parse_size(a["window"], "window"), parse_time(a["rtt"])),
+    ),
+    "bdp": Command(
+        "bandwidth-delay product and the shift it needs",
+        (Option("bandwidth", "path rate: 100Mbit, 1G, 12.5MB/s", required=True), RTT),
+        lambda a: bdp(parse_rate(a["bandwidth"]), parse_time(a["rtt"])),
+    ),
+    "mathis": Command(
+        "loss-limited ceiling of Mathis et al.: (MSS/RTT) * C / sqrt(p)",
+        (
+            Option("mss", "segment size in bytes", default="1460"),
+            RTT,
+            Option("loss", "loss probability: 1e-4, 0.01%", required=True),
+            Option("constant", "C: sqrt(1.5) (Mathis et al.) or 1", default="sqrt(1.5)"),
+        ),
+        lambda a: mathis(
+            parse_int(a["mss"], "MSS", 1, 65535),
+            parse_time(a["rtt"]),
+            parse_loss(a["loss"]),
+            a["constant"],
+        ),
+    ),
+    "sysctl": Command(
+        "check a snippet setting tcp_rmem/tcp_wmem/rmem_max/tcp_window_scaling",
+        (
+            Option("file", "the snippet, or - for stdin", positional=True, required=True),
+            Option("kernel", "kernel whose defaults the snippet changes", default="2.6.17"),
+        ),
+        _sysctl,
+    ),
+}
+
+
+def compute(command: str, arguments: dict) -> Any:
+    """Run one subcommand on string arguments (as typed); missing required ones are an error."""
+    spec = COMMANDS[command]
+    values = {o.name: o.default for o in spec.options} | {
+        k: v for k, v in arguments.items() if v is not None
+    }
+    missing = [o.name for o in spec.options if o.required and values.get(o.name) is None]
+    if missing:
+        raise WscaleError(f"{command}: missing {', '.join(missing)}")
+    return spec.run(values)
+
+
+# --- presentation: labelled rows for people, plain data for --json --------------------------
+
+
+def _rows_effective(r: Effective) -> list[tuple[str, str]]:
+    rows = [("raw window", f"{r.raw_window:,}"), ("shift", str(r.shift))]
+    if r.shift != r.shift_used:
+        rows.append(("shift used", str(r.shift_used)))
+    formula = "SYN: not scaled" if r.syn else f"{r.raw_window:,} × 2^{r.shift_used}"
+    rows.append(("effective window", f"{format_bytes(r.effective_window)} = {formula}"))
+    return rows
+
+
+def _rows_shift_for(r: ShiftFor) -> list[tuple[str, str]]:
+    return [
+        ("window", format_bytes(r.window)),
+        ("smallest shift", str(r.shift)),
+        ("largest window at that shift", f"{format_bytes(r.max_window)} = 65,535 × 2^{r.shift}"),
+    ]
+
+
+def _rows_kernel(r: KernelChoice) -> list[tuple[str, str]]:
+    era = wscale_kernels.find_era(r.kernel)
+    clamp = "none" if r.window_clamp is None else f"{r.window_clamp:,}"
+    return [
+        ("kernel era", f"Linux {r.kernel}+: {era.change}"),
+        ("tcp_rmem", " ".join(str(v) for v in r.rmem)),
+        ("rmem_max", f"{r.rmem_max:,}"),
+        ("route window clamp", clamp),
+        ("window scale (shift)", "off: no option sent" if r.shift is None else str(r.shift)),
+        ("SYN window", f"{r.syn_window:,} bytes (counted in {r.mss}-byte segments)"),
+        ("largest window at that shift", format_bytes(r.max_window)),
+        ("largest window tcp_rmem max allows", format_bytes(r.buffer_window)),
+    ]
+
+
+def _rows_throughput(r: Throughput) -> list[tuple[str, str]]:
+    return [
+        ("window", format_bytes(r.window)),
+        ("RTT", format_time(r.rtt)),
+        ("throughput ceiling", f"{format_rate(r.throughput_bps)} = window × 8 / RTT"),
+    ]
+
+
+def _rows_bdp(r: Bdp) -> list[tuple[str, str]]:
+    return [
+        ("bandwidth", format_rate(r.bandwidth_bps)),
+        ("RTT", format_time(r.rtt)),
+        ("bandwidth-delay product", format_bytes(r.bdp_bytes)),
+        ("shift needed", f"{r.shift} (65,535 × 2^{r.shift} = {r.max_window:,} bytes)"),
+    ]
+
+
+def _rows_mathis(r: Mathis) -> list[tuple[str, str]]:
+    return [
+        ("MSS", f"{r.mss:,} bytes"),
+        ("RTT", format_time(r.rtt)),
+        ("loss", f"{float(r.loss):g}"),
+        ("constant C", f"{r.constant} = {r.constant_value:.4f}"),
+        ("throughput ceiling", f"{format_rate(r.throughput_bps)} = (MSS × 8 / RTT) × C / √p"),
+    ]
+
+
+def _rows_sysctl(r: SysctlReport) -> list[tuple[str, str]]:
+    rows = [(f"line {x.line}", f"{x.verdict}: {x.message}") for x in r.lines if x.key]
+    if r.max_window is not None:
+        shift = "off" if r.shift is None else str(r.shift)
+        rows.append((f"on Linux {r.kernel}", f"shift {shift}, largest window {r.max_window:,}"))
+    return rows
+
+
+ROWS: dict[type, Callable[[Any], list[tuple[str, str]]]] = {
+    Effective: _rows_effective,
+    ShiftFor: _rows_shift_for,
+    KernelChoice: _rows_kernel,
+    Throughput: _rows_throughput,
+    Bdp: _rows_bdp,
+    Mathis: _rows_mathis,
+    SysctlReport: _rows_sysctl,
+}
+
+
+def rows(result: Any) -> list[tuple[str, str]]:
+    """A result as (label, value) lines: the CLI's output and a block's table."""
+    return ROWS[type(result)](result)
+
+
+def warnings_of(result: Any) -> tuple[str, ...]:
+    return getattr(result, "warnings", ())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def as_json(result: Any) -> dict:
+    """A result as JSON-ready data (fractions become numbers)."""
+    return _plain(result)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.wscale", description=__doc__.split("\n\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, spec in COMMANDS.items():
+        sub = commands.add_parser(name, help=spec.help, description=spec.help)
+        for option in spec.options:
+            if option.positional:
+                sub.add_argument(option.name, help=option.help)
+            elif option.flag:
+                sub.add_argument(f"--{option.name}", action="store_true", help=option.help)
+            else:
+                default = f" (default {option.default})" if option.default else ""
+                sub.add_argument(f"--{option.name}", metavar="VALUE", help=option.help + default)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def command_line(command: str, arguments: dict) -> str:
+    """The shell command that reproduces a computation, every value quoted for sh."""
+    words = ["python", "-m", "tools.wscale", command]
+    for option in COMMANDS[command].options:
+        value = arguments.get(option.name)
+        if value is None or value is False:
+            continue
+        if option.positional:
+            words.append(str(value))
+        elif option.flag:
+            words.append(f"--{option.name}")
+        else:
+            words += [f"--{option.name}", str(value)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse printed its one-line usage error
+        return 2 if stop.code else 0
+    arguments = {k.replace("_", "-"): v for k, v in vars(args).items()}
+    try:
+        result = compute(args.command, arguments)
+    except WscaleError as error:
+        print(f"wscale {args.command}: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(as_json(result), indent=2, sort_keys=True))
+    else:
+        width = max(len(label) for label, _ in rows(result))
+        for label, value in rows(result):
+            print(f"{label + ':':<{width + 1}} {value}")
+        for warning in warnings_of(result):
+            print(f"warning: {warning}")
+    failed = isinstance(result, SysctlReport) and any(x.verdict == "error" for x in result.lines)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

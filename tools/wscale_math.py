@@ -1,0 +1,105 @@
+"""The arithmetic of window scaling (RFC 7323) and of window- and loss-limited throughput."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    raw_window: int
+    shift: int  # as received
+    shift_used: int  # RFC 7323 §2.3: at most 14
+    syn: bool
+    effective_window: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftFor:
+    window: int
+    shift: int
+    max_window: int  # 65535 << shift
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    window: int
+    rtt: Fraction
+    throughput_bps: Fraction  # window * 8 / rtt
+
+
+@dataclass(frozen=True, slots=True)
+class Bdp:
+    bandwidth_bps: Fraction
+    rtt: Fraction
+    bdp_bytes: Fraction
+    shift: int
+    max_window: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mathis:
+    mss: int
+    rtt: Fraction
+    loss: Fraction
+    constant: str
+    constant_value: float
+    throughput_bps: float
+
+
+def effective(raw_window: int, shift: int, syn: bool = False) -> Effective:
+    """The window a segment grants: raw << shift (RFC 7323 §2.3), never scaled on a SYN (§2.2)."""
+    if not 0 <= raw_window <= MAX_RAW_WINDOW:
+        raise WscaleError(f"raw window must be 0..{MAX_RAW_WINDOW}: {raw_window}")
+    if not 0 <= shift <= 255:
+        raise WscaleError(f"shift must be 0..255 (the option is one byte): {shift}")
+    warnings = []
+    used = min(shift, MAX_SHIFT)
+    if shift > MAX_SHIFT:
+        warnings.append(f"shift {shift} is above 14: RFC 7323 §2.3 says use 14")
+    if syn:
+        warnings.append("a SYN's window is never scaled (RFC 7323 §2.2)")
+    window = raw_window if syn else raw_window << used
+    return Effective(raw_window, shift, used, syn, window, tuple(warnings))
+
+
+def shift_for(window: int) -> ShiftFor:
+    """The smallest shift whose largest window, 65535 << shift, is at least `window`."""
+    if window < 0:
+        raise WscaleError(f"window must not be negative: {window}")
+    if window > MAX_WINDOW:
+        raise WscaleError(f"no shift expresses {window:,} bytes: the largest is {MAX_WINDOW:,}")
+    shift = next(s for s in range(MAX_SHIFT + 1) if MAX_RAW_WINDOW << s >= window)
+    return ShiftFor(window, shift, MAX_RAW_WINDOW << shift)
+
+
+def throughput(window: int, rtt: Fraction) -> Throughput:
+    """At most one window per round trip."""
+    return Throughput(window, rtt, Fraction(window * 8) / rtt)
+
+
+def bdp(bandwidth_bps: Fraction, rtt: Fraction) -> Bdp:
+    """Bandwidth-delay product in bytes, and the shift a window that large needs."""
+    size = bandwidth_bps * rtt / 8
+    needed = shift_for(math.ceil(size))
+    return Bdp(bandwidth_bps, rtt, size, needed.shift, needed.max_window)
+
+
+CONSTANT = re.compile(r"sqrt\((?P<radicand>[0-9.]+)\)|(?P<number>[0-9.]+)")
+
+
+def mathis(mss: int, rtt: Fraction, loss: Fraction, constant: str = "sqrt(1.5)") -> Mathis:
+    """Mathis et al. (1997): rate <= (MSS / RTT) * C / sqrt(p)."""
+    match = CONSTANT.fullmatch(constant.replace(" ", ""))
+    try:
+        value = math.sqrt(float(match["radicand"])) if match["radicand"] else float(match[0])
+    except (TypeError, ValueError):
+        raise WscaleError(f"constant must be a number or sqrt(N): {constant!r}") from None
+    rate = mss * 8 / float(rtt) * value / math.sqrt(float(loss))
+    return Mathis(mss, rtt, loss, constant, value, rate)
