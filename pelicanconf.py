@@ -21,10 +21,12 @@ LOAD_CONTENT_CACHE = False
 DELETE_OUTPUT_DIRECTORY = True
 
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["opskb_blocks"]
+PLUGINS = ["opskb_blocks", "opskb_site"]
 
 # Feeds: one Atom feed for the site; no per-category or per-author feeds.
-FEED_DOMAIN = SITEURL
+# A development build's feed links to the address `make serve`/`make devserver` use;
+# publishconf.py sets the real domain.
+FEED_DOMAIN = "http://127.0.0.1:8000"
 FEED_ALL_ATOM = "feeds/all.atom.xml"
 CATEGORY_FEED_ATOM = None
 TRANSLATION_FEED_ATOM = None
@@ -47,6 +49,23 @@ PAGE_URL = "{slug}/"
 PAGE_SAVE_AS = "{slug}/index.html"
 
 RELATIVE_URLS = True
+# Directory URLs for the pages after the first: page/2/, tags/x/page/2/.
+PAGINATION_PATTERNS = [
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+]
+
+# Theme: templates escape every value unless marked safe (post bodies are, being rendered HTML).
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": True}
+DIRECT_TEMPLATES = ["index", "tags", "categories", "authors", "archives", "search", "404"]
+SEARCH_URL = "search/"
+SEARCH_SAVE_AS = "search/index.html"
+# Every page links these files of theme/static, in order. A block type appends its own
+# file here (e.g. "css/wscale.css", "js/wscale.js"); scripts load with `defer`.
+THEME_CSS = ["css/site.css", "css/pygments-light.css", "css/pygments-dark.css"]
+THEME_JS = ["js/theme.js", "js/copy.js"]
+# `python -m tools.site devserver` turns this on: pages then load js/livereload.js.
+OPSKB_LIVE_RELOAD = False
 
 # Pelican's default Markdown settings, plus admonitions (posts mark corrections with
 # `!!! correction "Corrected from the original"`) and heading anchors for the table of contents.

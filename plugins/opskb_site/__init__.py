@@ -1,0 +1,127 @@
+"""opskb's site features: table of contents, post neighbours, search index, sitemap.
+
+Thin adapter: each handler gathers what Pelican knows and calls a pure function
+in tools/ (toc, related, search_index, sitemap). Nothing is kept between builds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pelican import signals
+from pelican.generators import ArticlesGenerator, PagesGenerator
+
+from tools import related, search_index, sitemap, toc
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "OPSKB_TOC_MIN_HEADINGS": toc.MIN_HEADINGS,
+    "OPSKB_RELATED_LIMIT": related.RELATED_LIMIT,
+    "OPSKB_SEARCH_INDEX": "search.json",
+    "OPSKB_SITEMAP": "sitemap.xml",
+}
+
+
+def setting(settings, key):
+    return settings.get(key, DEFAULTS[key])
+
+
+def tag_names(content) -> tuple[str, ...]:
+    return tuple(tag.name for tag in getattr(content, "tags", ()))
+
+
+def add_toc(content, settings) -> None:
+    content.toc = toc.table_of_contents(
+        content.content, setting(settings, "OPSKB_TOC_MIN_HEADINGS")
+    )
+
+
+def annotate_articles(generator: ArticlesGenerator) -> None:
+    """Give every post its table of contents, older/newer neighbours and related posts."""
+    articles = {article.url: article for article in generator.articles}
+    refs = [
+        related.PostRef(url, article.date.isoformat(), tag_names(article))
+        for url, article in articles.items()
+    ]
+    table = related.neighbours(refs, setting(generator.settings, "OPSKB_RELATED_LIMIT"))
+    for url, article in articles.items():
+        entry = table[url]
+        add_toc(article, generator.settings)
+        article.previous_post = articles.get(entry.previous)
+        article.next_post = articles.get(entry.next)
+        article.related_posts = [articles[key] for key in entry.related]
+
+
+def annotate_pages(generator: PagesGenerator) -> None:
+    for page in generator.pages:
+        add_toc(page, generator.settings)
+
+
+def write_indexes(generators) -> None:
+    """Write search.json and sitemap.xml once every post, page, tag and category is known."""
+    articles_gen = next(g for g in generators if isinstance(g, ArticlesGenerator))
+    pages_gen = next(g for g in generators if isinstance(g, PagesGenerator))
+    settings = articles_gen.settings
+    output = Path(articles_gen.output_path)
+    contents = [*articles_gen.articles, *pages_gen.pages]
+
+    records = [
+        search_index.SearchRecord(
+            url=item.url,
+            title=item.title,
+            tags=tag_names(item),
+            summary=getattr(item, "summary", ""),
+            content=item.content,
+        )
+        for item in contents
+    ]
+    write(
+        output / setting(settings, "OPSKB_SEARCH_INDEX"),
+        search_index.dumps(search_index.documents(records)),
+    )
+
+    entries = [
+        sitemap.SitemapEntry(item.url, item.date.date().isoformat())
+        for item in contents
+        if hasattr(item, "date")
+    ]
+    entries += [sitemap.SitemapEntry(item.url) for item in contents if not hasattr(item, "date")]
+    entries += [sitemap.SitemapEntry(tag.url) for tag, _ in articles_gen.tags.items()]
+    entries += [sitemap.SitemapEntry(cat.url) for cat, _ in articles_gen.categories]
+    entries += [sitemap.SitemapEntry(author.url) for author, _ in articles_gen.authors]
+    entries += [sitemap.SitemapEntry(listing) for listing in listings(settings)]
+    write(
+        output / setting(settings, "OPSKB_SITEMAP"),
+        sitemap.sitemap_xml(entries, settings.get("SITEURL", "")),
+    )
+
+
+def listings(settings) -> list[str]:
+    """The URLs of the direct templates a reader browses (home, archives, tags, ...)."""
+    urls = []
+    for template in settings["DIRECT_TEMPLATES"]:
+        if template == "404":
+            continue
+        if template == "index":
+            urls.append("")
+            continue
+        url = settings.get(f"{template.upper()}_URL") or settings.get(f"{template.upper()}_SAVE_AS")
+        if url:
+            urls.append(url.removesuffix("index.html"))
+    return urls
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    logger.debug("wrote %s", path)
+
+
+def register():
+    # article_generator_finalized: every post is read and dated, none is written yet.
+    signals.article_generator_finalized.connect(annotate_articles)
+    signals.page_generator_finalized.connect(annotate_pages)
+    # all_generators_finalized: tags, categories, authors and pages all exist.
+    signals.all_generators_finalized.connect(write_indexes)

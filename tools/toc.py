@@ -1,0 +1,120 @@
+"""A post's table of contents, read from the ids its h2/h3 headings carry in the HTML.
+
+Python-Markdown's `toc` extension gives every heading an id but Pelican does not
+pass the extension's `md.toc` on, so the table is read back from the rendered HTML.
+
+    python -m tools.toc output/posts/some-post/index.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+LEVELS = {"h2": 2, "h3": 3}  # the headings a reader navigates by; h1 is the title
+MIN_HEADINGS = 3  # fewer headings than this: the post is short, no table
+
+
+class TocError(ValueError):
+    """The HTML could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class TocEntry:
+    """One heading: its level (2 or 3), its id (the link target) and its text."""
+
+    level: int
+    anchor: str
+    title: str
+
+
+class _Headings(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.entries: list[TocEntry] = []
+        self._open: tuple[int, str] | None = None
+        self._text: list[str] = []
+        self._skip_depth = 0  # inside a headerlink/permalink anchor of the toc extension
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag in LEVELS and attributes.get("id"):
+            self._open, self._text = (LEVELS[tag], attributes["id"]), []
+        elif self._open and tag == "a" and "headerlink" in (attributes.get("class") or ""):
+            self._skip_depth += 1
+
+    def handle_endtag(self, tag):
+        if self._skip_depth and tag == "a":
+            self._skip_depth -= 1
+        elif self._open and tag in LEVELS:
+            level, anchor = self._open
+            title = " ".join("".join(self._text).split())
+            if title:
+                self.entries.append(TocEntry(level, anchor, title))
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open and not self._skip_depth:
+            self._text.append(data)
+
+
+@dataclass(frozen=True, slots=True)
+class TocNode:
+    """An h2 with the h3s under it (an h3 before any h2 stands alone)."""
+
+    entry: TocEntry
+    children: tuple[TocEntry, ...] = ()
+
+
+def tree(entries: tuple[TocEntry, ...]) -> tuple[TocNode, ...]:
+    """Nest each h3 under the h2 before it, as the table shows them."""
+    nodes: list[TocNode] = []
+    for entry in entries:
+        if entry.level > 2 and nodes and nodes[-1].entry.level == 2:
+            nodes[-1] = TocNode(nodes[-1].entry, (*nodes[-1].children, entry))
+        else:
+            nodes.append(TocNode(entry))
+    return tuple(nodes)
+
+
+def headings(html: str) -> tuple[TocEntry, ...]:
+    """Every h2/h3 with an id, in document order."""
+    parser = _Headings()
+    parser.feed(html)
+    parser.close()
+    return tuple(parser.entries)
+
+
+def table_of_contents(html: str, min_headings: int = MIN_HEADINGS) -> tuple[TocNode, ...]:
+    """The post's table of contents, or an empty tuple for a short post."""
+    entries = headings(html)
+    return tree(entries) if len(entries) >= min_headings else ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.toc", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("html", help="an HTML file, or - for standard input")
+    parser.add_argument("--min-headings", type=int, default=MIN_HEADINGS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        html = sys.stdin.read() if args.html == "-" else Path(args.html).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: {args.html}: {error}", file=sys.stderr)
+        return 2
+    for node in table_of_contents(html, args.min_headings):
+        for entry in (node.entry, *node.children):
+            print(f"{'  ' * (entry.level - 2)}{entry.title}  #{entry.anchor}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
