@@ -392,6 +392,20 @@ def test_failed_build_leaves_no_output_where_there_was_none(tmp_path, monkeypatc
     assert errors and not output.exists() and not (tmp_path / "output.tmp").exists()
 
 
+def test_a_block_error_does_not_hide_another_posts_failure(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    bad_date = _content_with(tmp_path, "bad-date.md", BROKEN_POSTS["bad-date.md"][0])
+    unclosed = bad_date.with_name("unclosed.md")
+    # The fence opens on line 4 of the file and is never closed.
+    unclosed.write_text("Title: Open\nDate: 2006-07-20\n\n```sh\necho hi\n", encoding="utf-8")
+    errors = site.build(
+        ROOT / "pelicanconf.py", tmp_path / "output", overrides={"PATH": str(tmp_path / "content")}
+    )
+    assert len(errors) == 2, errors
+    assert sum(e.startswith(f"{unclosed}:4: ") for e in errors) == 1, errors
+    assert sum(e.startswith(f"{bad_date}: ") for e in errors) == 1, errors
+
+
 def _settings_for(tmp_path: Path) -> Path:
     """A settings file: opskb's own, reading posts from tmp_path/content."""
     conf = tmp_path / "conf.py"
