@@ -1,0 +1,235 @@
+"""Split and quote command lines the way cmd.exe (the proxy) and POSIX sh (the console) do.
+
+cmd.exe hands a program its command line after removing `^` escapes outside double
+quotes and stopping at `&`, `|`, `<`, `>`; the program (Microsoft C runtime rules) then
+splits it at spaces outside quotes, where 2n backslashes before a quote give n and
+toggle quoting, 2n+1 give n and a literal quote, and other backslashes are literal.
+POSIX sh splits words itself: single quotes keep everything, double quotes keep all
+but `\\ $ \\` "`, a backslash outside quotes escapes the next character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .vcb_model import VcbError
+
+SHELLS = ("cmd", "sh")
+CMD_OPERATORS = "&|<>"
+SH_OPERATORS = ";&|<>"
+REDIRECTION = re.compile(r"^[0-9]?(>>?|<)(&[0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str  # the argument the program receives
+    raw: str  # as typed
+    quoted: bool  # some part of it was inside quotes
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    words: tuple[Word, ...]
+    glued_operators: tuple[str, ...]  # raw words that an operator cut in two
+
+
+def join_continuations(command_line: str, shell: str) -> str:
+    """Join `^` (cmd) or `\\` (sh) line continuations into one line."""
+    marker = "^" if shell == "cmd" else "\\"
+    return re.sub(re.escape(marker) + r"\r?\n[ \t]*", "" if shell == "cmd" else "", command_line)
+
+
+def _cmd_line_phase(line: str) -> tuple[str, tuple[str, ...]]:
+    """cmd.exe's own pass: drop `^` outside quotes, stop at a command separator.
+
+    Redirections are removed; an operator glued to a word (`name:Tom&Jerry`) is reported.
+    """
+    out: list[str] = []
+    glued: list[str] = []
+    in_quote = False
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if char == '"':
+            in_quote = not in_quote
+            out.append(char)
+        elif in_quote:
+            out.append(char)
+        elif char == "^" and index + 1 < len(line):
+            index += 1
+            out.append("\x00" + line[index])  # escaped: a literal for the next pass
+        elif char in CMD_OPERATORS:
+            word_so_far = "".join(out).rsplit(" ", 1)[-1].replace("\x00", "")
+            redirection = REDIRECTION.match(line[index - len(word_so_far) :])
+            if redirection and (not word_so_far or word_so_far.isdigit()):
+                del out[len(out) - len(word_so_far) :]
+                index += len(redirection.group(0)) - len(word_so_far)
+                if not redirection.group(2):  # `2>&1` has no target word
+                    index = _skip_word(line, index)
+                continue
+            if word_so_far:
+                glued.append(word_so_far + line[index:].split(" ", 1)[0])
+            break
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out), tuple(glued)
+
+
+def _skip_word(line: str, index: int) -> int:
+    while index < len(line) and line[index] in " \t":
+        index += 1
+    in_quote = False
+    while index < len(line) and (in_quote or line[index] not in " \t"):
+        in_quote ^= line[index] == '"'
+        index += 1
+    return index
+
+
+def _crt_split(line: str) -> list[Word]:
+    """Split a program's command line by the Microsoft C runtime's rules."""
+    words: list[Word] = []
+    index, length = 0, len(line)
+    first = True
+    while True:
+        while index < length and line[index] in " \t":
+            index += 1
+        if index >= length:
+            return words
+        start, text, quoted, in_quote = index, [], False, False
+        while index < length and (in_quote or line[index] not in " \t"):
+            char = line[index]
+            if char == "\x00":  # a character cmd.exe's ^ made literal
+                text.append(line[index + 1])
+                index += 2
+                continue
+            if char == "\\" and not first:
+                run = len(line[index:]) - len(line[index:].lstrip("\\"))
+                index += run
+                if index < length and line[index] == '"':
+                    text.append("\\" * (run // 2))
+                    if run % 2:
+                        text.append('"')
+                        index += 1
+                    continue
+                text.append("\\" * run)
+                continue
+            if char == '"':
+                quoted = True
+                if in_quote and not first and line[index + 1 : index + 2] == '"':
+                    text.append('"')  # "" inside quotes: a literal quote
+                    index += 2
+                    continue
+                in_quote = not in_quote
+                index += 1
+                continue
+            text.append(char)
+            index += 1
+        raw = line[start:index].replace("\x00", "^")
+        words.append(Word("".join(text), raw, quoted))
+        first = False
+
+
+def split_cmd(command_line: str) -> Split:
+    program_line, glued = _cmd_line_phase(join_continuations(command_line, "cmd").strip())
+    return Split(tuple(_crt_split(program_line)), glued)
+
+
+def split_sh(command_line: str) -> Split:
+    """POSIX sh word splitting of the first simple command (no expansions performed)."""
+    line = join_continuations(command_line, "sh").strip()
+    words: list[Word] = []
+    glued: list[str] = []
+    index, length = 0, len(line)
+    while index < length:
+        while index < length and line[index] in " \t":
+            index += 1
+        if index >= length or line[index] == "#":
+            break
+        start, text, quoted = index, [], False
+        while index < length and line[index] not in " \t":
+            char = line[index]
+            if char == "'":
+                end = line.find("'", index + 1)
+                if end < 0:
+                    raise VcbError("unterminated single quote")
+                text.append(line[index + 1 : end])
+                quoted, index = True, end + 1
+            elif char == '"':
+                index += 1
+                while index < length and line[index] != '"':
+                    if line[index] == "\\" and line[index + 1 : index + 2] in ('"', "\\", "$", "`"):
+                        index += 1
+                    text.append(line[index])
+                    index += 1
+                if index >= length:
+                    raise VcbError("unterminated double quote")
+                quoted, index = True, index + 1
+            elif char == "\\":
+                if index + 1 < length:
+                    text.append(line[index + 1])
+                quoted, index = True, index + 2
+            elif char in SH_OPERATORS:
+                break
+            else:
+                text.append(char)
+                index += 1
+        if index < length and line[index] in SH_OPERATORS:
+            prefix = line[start:index]
+            redirection = REDIRECTION.match(line[start:])
+            if redirection and (not prefix or prefix.isdigit()):
+                index = start + len(redirection.group(0))
+                if not redirection.group(2):  # `2>&1` has no target word
+                    index = _skip_word(line, index)
+                continue
+            if prefix:  # `name:Tom&Jerry`: the shell cuts the word at the operator
+                glued.append(line[start:].split(" ", 1)[0])
+                words.append(Word("".join(text), prefix, quoted))
+            break
+        words.append(Word("".join(text), line[start:index], quoted))
+    return Split(tuple(words), tuple(glued))
+
+
+def split(command_line: str, shell: str) -> Split:
+    if shell not in SHELLS:
+        raise VcbError(f"unknown shell {shell!r} (expected cmd or sh)")
+    return split_cmd(command_line) if shell == "cmd" else split_sh(command_line)
+
+
+# --- quoting -----------------------------------------------------------------------------
+
+SH_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+CMD_SAFE = re.compile(r"[A-Za-z0-9_@+:./\\{}\[\]~#$'`-]+")
+CMD_FORBIDDEN = {'"': "a double quote", "\n": "a line break", "\r": "a line break", "\x00": "NUL"}
+
+
+def quote_sh(value: str) -> str:
+    """One sh word: bare when only safe characters, else single-quoted with '\\'' for '."""
+    if SH_SAFE.fullmatch(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def quote_cmd(value: str, batch: bool = False) -> str:
+    """One argument for cmd.exe and the C runtime: double-quoted when needed.
+
+    Rules: a double quote cannot pass through cmd.exe inside a quoted argument without
+    tricks that break on older Windows, so it is refused, as are line breaks; in a batch
+    file `%` is written `%%`; at the prompt `%` is refused (it would expand a variable);
+    backslashes before the closing quote are doubled so the runtime keeps them.
+    """
+    for char, what in CMD_FORBIDDEN.items():
+        if char in value:
+            raise VcbError(f"{value!r} contains {what}, which cmd.exe cannot pass inside quotes")
+    if "%" in value and not batch:
+        raise VcbError(f"{value!r} contains %, which the cmd.exe prompt expands; use a batch file")
+    text = value.replace("%", "%%") if batch else value
+    if CMD_SAFE.fullmatch(value):
+        return text
+    trailing = len(text) - len(text.rstrip("\\"))
+    return '"' + text + "\\" * trailing + '"'
+
+
+def quote(value: str, shell: str, batch: bool = False) -> str:
+    return quote_cmd(value, batch) if shell == "cmd" else quote_sh(value)
