@@ -43,5 +43,10 @@ lint: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(PY) -m http.server $(PORT) --bind $(HOST) --directory $(OUTPUTDIR)
 
+# Build, serve on $(HOST):$(PORT), rebuild on every change under content/ theme/ plugins/
+# tools/ and reload the open pages (Server-Sent Events on /__livereload).
+devserver: $(VENV)/.installed
+	$(PY) -m tools.site devserver --host $(HOST) --port $(PORT) -o $(OUTPUTDIR)
+
 clean:
 	rm -rf $(OUTPUTDIR) $(OUTPUTDIR).tmp .cache .pytest_cache

@@ -131,14 +131,39 @@ def build_parser() -> argparse.ArgumentParser:
     build_command.add_argument("--publish", action="store_true", help="use publishconf.py")
     build_command.add_argument("-s", "--settings", type=Path, help="settings file")
     build_command.add_argument("-o", "--output", type=Path, default=Path("output"))
+    build_command.add_argument(
+        "--live-reload", action="store_true", help="pages reload when the devserver rebuilds"
+    )
+    dev = commands.add_parser(
+        "devserver", help="build, serve on HOST:PORT, rebuild and reload pages on every change"
+    )
+    dev.add_argument("-s", "--settings", type=Path, default=Path("pelicanconf.py"))
+    dev.add_argument("-o", "--output", type=Path, default=Path("output"))
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     return parser
+
+
+def devserver(args: argparse.Namespace) -> int:
+    """`devserver`: see tools/devserver.py."""
+    from tools import devserver as dev
+
+    config = dev.DevServerConfig(args.settings, args.output, args.host, args.port, Path.cwd())
+    try:
+        return dev.run(config)
+    except dev.DevServerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "devserver":
+        return devserver(args)
     settings = args.settings or Path("publishconf.py" if args.publish else "pelicanconf.py")
+    overrides = {"OPSKB_LIVE_RELOAD": True} if args.live_reload else None
     try:
-        errors = build(settings, args.output)
+        errors = build(settings, args.output, overrides)
     except SiteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
