@@ -1,8 +1,17 @@
-"""Render an ordinary code block: highlighted, with the text its copy button copies."""
+"""Render an ordinary code block as a checked snippet: badge, highlighted body, notes, copy text.
+
+Thin adapter: `tools.snippets.check_block` decides the verdict, the badge and the text
+the copy button copies; this module places them, escaped, in the HTML contract
+`<figure class="snippet" data-lang data-verdict data-copy [data-needs-root]
+[data-destructive]>`. A block that may not be published raises `SnippetError`, whose
+`line` points the build's error at the command.
+"""
 
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
+from typing import Any
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -10,20 +19,80 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
+from tools.snippets import (
+    DEFAULT_KERNEL,
+    SnippetError,
+    block_record,
+    check_block,
+    require_publishable,
+)
+from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
+
+# Settings of this renderer: OPSKB_SNIPPETS = {"kernel": …, "cache": …} in pelicanconf.py.
+DEFAULTS: dict[str, Any] = {"kernel": DEFAULT_KERNEL, "cache": str(DEFAULT_DIRECTORY)}
+# Languages Pygments knows under another name.
+LEXER_NAMES = {"cmd": "batch", "sysctl": "ini", "shell-session": "console"}
+FLAGS = {
+    "needs_root": ("data-needs-root", "needs root"),
+    "destructive": ("data-destructive", "destructive: overwrites data"),
+}
+
+
+def settings_of(settings: dict[str, Any]) -> dict[str, Any]:
+    """This renderer's settings merged over the defaults; an unknown key is an error."""
+    given = settings.get("OPSKB_SNIPPETS") or {}
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise SnippetError(
+            f"OPSKB_SNIPPETS: unknown setting {unknown[0]!r} (known: {', '.join(DEFAULTS)})"
+        )
+    return {**DEFAULTS, **given}
+
+
+def lexer_for(language: str):
+    if language == "tcpdump":
+        try:
+            from tools.tcpdump_lexer import TcpdumpLexer
+
+            return TcpdumpLexer()
+        except ImportError:
+            return TextLexer()
+    try:
+        return get_lexer_by_name(LEXER_NAMES.get(language, language)) if language else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
 
 def highlighted(language: str, source: str) -> str:
-    try:
-        lexer = get_lexer_by_name(language) if language else TextLexer()
-    except ClassNotFound:
-        lexer = TextLexer()
-    return highlight(source, lexer, HtmlFormatter(cssclass="highlight"))
+    return highlight(source, lexer_for(language), HtmlFormatter(cssclass="highlight"))
 
 
 def render(block, context) -> str:
-    context.records.append({"language": block.language, "line": block.line, "verdict": "unchecked"})
+    options = settings_of(context.settings)
+    cache = VerdictCache(Path(options["cache"]) if options["cache"] else None)
+    verdict = check_block(
+        block.language, block.source, block.options, kernel=options["kernel"], cache=cache
+    )
+    require_publishable(verdict)
+    context.records.append(block_record(str(block.path), block.line, verdict))
+    flags = [FLAGS[name] for name in FLAGS if getattr(verdict, name)]
+    attributes = "".join(f" {attribute}" for attribute, _ in flags)
+    notes = "".join(
+        f'<p class="snippet-note">warning: {escape(finding.command)}: '
+        f"{escape(finding.checker)}: {escape(finding.message)}</p>"
+        for finding in verdict.warnings
+    )
+    marks = "".join(
+        f'<span class="snippet-flag" {attribute}>{escape(label)}</span>'
+        for attribute, label in flags
+    )
     return (
         f'<figure class="snippet" data-lang="{escape(block.language)}"'
-        f' data-copy="{escape(block.source)}">'
-        f"{highlighted(block.language, block.source)}"
-        "</figure>"
+        f' data-verdict="{escape(verdict.verdict)}"{attributes}'
+        f' data-copy="{escape(verdict.copy)}">'
+        f'<figcaption class="snippet-badge">{escape(verdict.badge)}</figcaption>'
+        + (f'<p class="snippet-flags">{marks}</p>' if marks else "")
+        + highlighted(block.language, block.source)
+        + notes
+        + "</figure>"
     )

@@ -1,0 +1,43 @@
+"""The registry of snippet checkers: one table, each entry naming the code its verdicts rest on.
+
+A checker reads a block's command lines and returns a finding for each command it
+knows. Its `sources` (glob patterns under the repository) and `programs` (external
+binaries) make up the cache key of its verdicts, so editing `tools/wscale.py`
+invalidates the sysctl verdicts and nothing else.
+"""
+
+from __future__ import annotations
+
+from . import capture, iproute, shell, sysctl, vcb
+from .base import Checker, Finding, Report, Snippet, worst
+
+__all__ = ["CHECKERS", "Checker", "Finding", "Report", "Snippet", "worst"]
+
+SH, CMD, POWERSHELL, SYSCTL = "sh", "cmd", "powershell", "sysctl"
+
+# Order is the order of badges on the page: what a command is about first, syntax last.
+CHECKERS: tuple[Checker, ...] = (
+    Checker(
+        sysctl.NAME,
+        frozenset({SH, SYSCTL}),
+        ("tools/checkers/sysctl.py", "tools/wscale.py", "tools/wscale_*.py"),
+        sysctl.check,
+    ),
+    Checker(
+        vcb.NAME,
+        frozenset({SH, CMD, POWERSHELL}),
+        ("tools/checkers/vcb.py", "tools/vcb.py", "tools/vcb_*.py"),
+        vcb.check,
+    ),
+    Checker(
+        capture.NAME,
+        frozenset({SH}),
+        ("tools/checkers/capture.py",),
+        capture.check,
+        programs=("tcpdump", "tshark"),
+    ),
+    Checker(iproute.NAME, frozenset({SH}), ("tools/checkers/iproute.py",), iproute.check),
+    Checker(
+        shell.NAME, frozenset({SH}), ("tools/checkers/shell.py",), shell.check, programs=("bash",)
+    ),
+)

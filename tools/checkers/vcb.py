@@ -1,0 +1,61 @@
+"""VMware Consolidated Backup commands, judged by the VCB command model's linter (tools.vcb)."""
+
+from __future__ import annotations
+
+from tools.snippets_lines import simple_commands
+
+from .base import Finding, Report, Snippet, worst
+
+NAME = "VCB model"
+# The shell the linter should read a line as, by the block's dialect family.
+SHELL_OF_FAMILY = {"sh": "sh", "cmd": "cmd", "powershell": "cmd"}
+SEVERITY = {"error": "error", "warning": "warning"}  # anything else (info, note) is ok
+
+
+def _vcb():
+    import tools.vcb
+
+    return tools.vcb
+
+
+def destructive(text: str) -> bool:
+    """vcbRestore replaces the VM it restores unless it restores a copy (`-a CATALOG`)."""
+    for argv in simple_commands(text.replace("\\", "/")):
+        program = argv[0].rsplit("/", 1)[-1].lower().removesuffix(".exe")
+        if program != "vcbrestore":
+            continue
+        if "-b" in argv and argv[argv.index("-b") + 1 : argv.index("-b") + 2] == ["overwrite"]:
+            return True
+        if "-a" not in argv:
+            return True
+    return False
+
+
+def check(snippet: Snippet) -> Report:
+    try:
+        vcb = _vcb()
+    except ImportError:
+        return Report()
+    shell = SHELL_OF_FAMILY[snippet.family]
+    findings = []
+    for command in snippet.commands:
+        if not vcb.is_vcb_command(command.text):
+            continue
+        result = vcb.lint(command.text, shell)
+        verdict = worst(SEVERITY.get(str(problem.severity), "ok") for problem in result.problems)
+        notes = [
+            f"{problem.code}: {problem.message}" + (f" (fix: {problem.fix})" if problem.fix else "")
+            for problem in result.problems
+        ]
+        message = "; ".join(notes) or f"{result.binary}: valid for {shell}"
+        findings.append(
+            Finding(
+                command.line,
+                command.text,
+                NAME,
+                verdict,
+                message,
+                destructive=destructive(command.text),
+            )
+        )
+    return Report(tuple(findings), NAME if findings else "")

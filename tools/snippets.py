@@ -1,0 +1,280 @@
+"""Check the command snippets of opskb's posts: every copyable command is verified, or says why not.
+
+`check_block(language, source, options)` runs every checker of the registry
+(`tools.checkers.CHECKERS`) that knows the block's language and returns a
+`BlockVerdict`: ok, warning, error or unchecked, what checked it (the badge), whether
+a command needs root or destroys something, and the exact text a copy button copies.
+A block no checker knows must say why with the fence option `unchecked="reason"`.
+
+    python -m tools.snippets check content/        # every post, without building the site
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.checkers import CHECKERS, Finding, Report, Snippet, worst
+from tools.fences import FenceError, read_fences
+from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
+from tools.snippets_lines import (
+    CommandLine,
+    copy_text,
+    dialect_of,
+    needs_root_prompt,
+    split_commands,
+)
+
+__all__ = ["BlockVerdict", "CommandLine", "SnippetError", "check_block", "copy_text"]
+
+DEFAULT_KERNEL = "2.6.17"  # the kernel opskb's TCP post is about
+# Fence options an ordinary code block accepts, and what each means.
+OPTIONS = {
+    "unchecked": "why no checker can check this block (required when none does)",
+    "kernel": "the Linux version sysctl settings are judged against",
+}
+# Languages rendered by their own tool (plugins/opskb_blocks/<name>.py), not as snippets.
+TOOL_BLOCKS = frozenset({"wscale", "pcap", "vcb"})
+
+
+class SnippetError(ValueError):
+    """A snippet that may not be published; `line`: 1-based line in the block (0: the fence)."""
+
+    def __init__(self, message: str, line: int = 0):
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class BlockVerdict:
+    """Everything the page and the report say about one code block."""
+
+    language: str
+    verdict: str  # "ok" | "warning" | "error" | "unchecked"
+    checkers: tuple[str, ...]  # names of the checkers that knew some command of the block
+    findings: tuple[Finding, ...]
+    needs_root: bool
+    destructive: bool
+    badge: str  # "checked: …" or "unchecked: reason"
+    copy: str  # what the copy button copies
+    unchecked_reason: str = ""
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.verdict == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.verdict == "warning")
+
+    @property
+    def message(self) -> str:
+        """One line for the report: the first problem, or what checked the block."""
+        problems = self.errors or self.warnings
+        if problems:
+            return f"line {problems[0].line}: {problems[0].message}"
+        return self.badge
+
+
+def _options(options: dict[str, str]) -> tuple[str, str | None]:
+    """The unchecked reason and the kernel option, after refusing unknown options."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        known = ", ".join(f"{name} ({meaning})" for name, meaning in OPTIONS.items())
+        raise SnippetError(f"unknown option {unknown[0]!r}; a code block takes: {known}")
+    reason = options.get("unchecked", "")
+    if "unchecked" in options and reason.strip() in {"", "true"}:
+        raise SnippetError('unchecked needs a reason: unchecked="why no checker applies"')
+    return reason.strip(), options.get("kernel")
+
+
+def _run(checker, snippet: Snippet, options: dict, cache: VerdictCache | None) -> Report:
+    if cache is None:
+        return checker.check(snippet)
+    key = cache.key(checker, snippet.language, options, snippet.source, snippet.kernel)
+    report = cache.get(checker, key)
+    if report is None:
+        report = checker.check(snippet)
+        cache.put(key, report)
+    return report
+
+
+def check_block(
+    language: str,
+    source: str,
+    options: dict[str, str] | None = None,
+    *,
+    kernel: str = DEFAULT_KERNEL,
+    cache: VerdictCache | None = None,
+) -> BlockVerdict:
+    """Check a code block with every checker that knows its language; raise for bad options."""
+    options = dict(options or {})
+    reason, kernel_option = _options(options)
+    dialect = dialect_of(language)
+    commands = tuple(split_commands(language, source))
+    copy = copy_text(language, source)
+    snippet = Snippet(
+        language, dialect.family if dialect else "", source, commands, kernel_option or kernel
+    )
+    reports = [
+        (checker.name, _run(checker, snippet, options, cache))
+        for checker in CHECKERS
+        if dialect is not None and dialect.family in checker.families
+    ]
+    findings = [finding for _, report in reports for finding in report.findings]
+    covered = {finding.line for finding in findings}
+    if findings and not reason:
+        findings += [
+            Finding(command.line, command.text, "none", "warning", "no checker knows this command")
+            for command in commands
+            if command.line not in covered
+        ]
+    findings.sort(key=lambda finding: finding.line)
+    used = tuple(name for name, report in reports if report.findings)
+    if not used:
+        why = reason or f"no checker knows {language or 'unlabelled'!r} blocks"
+        return BlockVerdict(
+            language, "unchecked", (), (), False, False, f"unchecked: {why}", copy, reason
+        )
+    badges = [report.badge for _, report in reports if report.badge]
+    return BlockVerdict(
+        language=language,
+        verdict=worst(finding.verdict for finding in findings),
+        checkers=used,
+        findings=tuple(findings),
+        needs_root=any(f.needs_root for f in findings) or any(map(needs_root_prompt, commands)),
+        destructive=any(finding.destructive for finding in findings),
+        badge="checked: " + " · ".join(badges),
+        copy=copy,
+        unchecked_reason=reason,
+    )
+
+
+def require_publishable(verdict: BlockVerdict) -> None:
+    """Raise SnippetError at the first error, or for an unchecked block that does not say why."""
+    if verdict.errors:
+        first = verdict.errors[0]
+        raise SnippetError(f"`{first.command}`: {first.checker}: {first.message}", first.line)
+    if verdict.verdict == "unchecked" and not verdict.unchecked_reason:
+        raise SnippetError(
+            f'{verdict.badge.removeprefix("unchecked: ")}; say why with unchecked="reason"'
+        )
+
+
+def block_record(post: str, line: int, verdict: BlockVerdict) -> dict:
+    """The row of the snippet report for one block."""
+    return {
+        "post": post,
+        "line": line,
+        "language": verdict.language,
+        "checker": ", ".join(verdict.checkers) or "none",
+        "verdict": verdict.verdict,
+        "message": verdict.message,
+        "needs_root": verdict.needs_root,
+        "destructive": verdict.destructive,
+    }
+
+
+def markdown_files(paths: list[Path]) -> list[Path]:
+    """The Markdown files named or found below the given paths, sorted."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.rglob("*.md"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SnippetError(f"{path}: no such file or directory")
+    return files
+
+
+def check_post(path: Path, kernel: str, cache: VerdictCache | None) -> tuple[list[str], list[dict]]:
+    """Error lines (as the build prints them) and report rows for every code block of a post."""
+    errors, rows = [], []
+    try:
+        fences = read_fences(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SnippetError(f"{path}: cannot read: {error}") from error
+    except FenceError as error:
+        return [f"{path}:{error.line}: {error}"], []
+    for fence in fences:
+        if fence.language in TOOL_BLOCKS:
+            continue
+        where = f"{fence.language or 'code'} block"
+        try:
+            verdict = check_block(
+                fence.language, fence.source, fence.options, kernel=kernel, cache=cache
+            )
+            require_publishable(verdict)
+        except SnippetError as error:
+            errors.append(f"{path}:{fence.line + error.line}: {where}: {error}")
+            errors += [
+                f"{path}:{fence.line + finding.line}: {where}: `{finding.command}`: "
+                f"{finding.checker}: {finding.message}"
+                for finding in (verdict.errors[1:] if error.line else ())
+            ]
+            if not error.line:
+                continue
+        rows.append(
+            {
+                **block_record(str(path), fence.line, verdict),
+                "badge": verdict.badge,
+                "findings": [asdict(f) for f in verdict.findings],
+            }
+        )
+    return errors, rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.snippets", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="check every code block of the posts given")
+    check.add_argument("paths", nargs="+", type=Path, help="Markdown files or directories")
+    check.add_argument("--kernel", default=DEFAULT_KERNEL, help="Linux version for sysctl lines")
+    check.add_argument("--json", action="store_true", help="print every block's verdict as JSON")
+    check.add_argument("--cache", type=Path, default=DEFAULT_DIRECTORY, help="verdict cache")
+    check.add_argument("--no-cache", action="store_true", help="check everything afresh")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cache = VerdictCache(None if args.no_cache else args.cache)
+    errors, rows = [], []
+    try:
+        for path in markdown_files(args.paths):
+            post_errors, post_rows = check_post(path, args.kernel, cache)
+            errors += post_errors
+            rows += post_rows
+    except SnippetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            for finding in row["findings"]:
+                if finding["verdict"] == "warning":
+                    print(
+                        f"{row['post']}:{row['line'] + finding['line']}: warning: "
+                        f"`{finding['command']}`: {finding['message']}"
+                    )
+        counts = {
+            v: sum(row["verdict"] == v for row in rows) for v in ("ok", "warning", "unchecked")
+        }
+        print(
+            f"{len(rows) + len(errors)} blocks: {counts['ok']} ok, {counts['warning']} with "
+            f"warnings, {counts['unchecked']} unchecked (with reasons), {len(errors)} errors"
+        )
+    for line in errors:
+        print(line, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Split a code block into the command lines a reader types: prompts, output, continuations.
+
+A block's language selects a dialect (POSIX shell, Windows cmd, PowerShell, sysctl.conf).
+A block whose lines carry prompts (`$ `, `root@host:~# `, `C:\\>`, `PS C:\\>`) is a
+session: prompted lines are commands, the other lines are output unless they continue
+the command above. A block without prompts is a script: every line but blanks and
+comments is a command. Continuations (`\\` for sh, `^` for cmd, a backtick for
+PowerShell) join lines into one command and are kept as typed in the copied text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+USER_AT_HOST = r"(?:\([^)\s]*\)\s*)?[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?"
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a family of languages writes prompts, comments and continued lines."""
+
+    family: str  # "sh", "cmd", "powershell", "sysctl"
+    prompts: tuple[re.Pattern[str], ...]
+    continuation: re.Pattern[str]  # matches a line that goes on on the next line
+    comment: re.Pattern[str]
+    heredocs: bool = False
+
+
+def _prompts(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)
+
+
+SH_CONTINUATION = re.compile(r"(?:(?<!\\)(?:\\\\)*\\|\|\||&&|\|)\s*$")
+SH_COMMENT = re.compile(r"^\s*#")
+# In a script `# ` starts a comment; in a console session it is root's prompt.
+SH_SCRIPT = Dialect(
+    "sh",
+    _prompts(rf"^{USER_AT_HOST}[$#] ", r"^\[[^\]]+\][$#] ", r"^\$ ", r"^\$$"),
+    SH_CONTINUATION,
+    SH_COMMENT,
+    heredocs=True,
+)
+SH_CONSOLE = Dialect(
+    "sh",
+    _prompts(rf"^{USER_AT_HOST}[$#] ", r"^\[[^\]]+\][$#] ", r"^[$#] ", r"^[$#]$"),
+    SH_CONTINUATION,
+    re.compile(r"^\s*#(?! )"),
+    heredocs=True,
+)
+CMD = Dialect(
+    "cmd",
+    _prompts(r"^[A-Za-z]:(?:\\[^>\n]*)?> ?"),
+    re.compile(r"(?<!\^)(?:\^\^)*\^\s*$"),
+    re.compile(r"^\s*(?:@?rem(?:\s|$)|::)", re.IGNORECASE),
+)
+POWERSHELL = Dialect(
+    "powershell",
+    _prompts(r"^PS(?: [^>\n]*)?> ?"),
+    re.compile(r"(?:`|\|)\s*$"),
+    re.compile(r"^\s*#"),
+)
+SYSCTL_CONF = Dialect("sysctl", (), re.compile(r"(?!)"), re.compile(r"^\s*[#;]"))
+
+# Block language (as written after the fence) -> dialect. Other languages have no commands.
+DIALECTS: dict[str, Dialect] = {
+    "sh": SH_SCRIPT,
+    "bash": SH_SCRIPT,
+    "shell": SH_SCRIPT,
+    "zsh": SH_SCRIPT,
+    "console": SH_CONSOLE,
+    "shell-session": SH_CONSOLE,
+    "cmd": CMD,
+    "bat": CMD,
+    "batch": CMD,
+    "doscon": CMD,
+    "powershell": POWERSHELL,
+    "pwsh": POWERSHELL,
+    "ps1": POWERSHELL,
+    "ps1con": POWERSHELL,
+    "sysctl": SYSCTL_CONF,
+}
+
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<word>\w+)\1")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    """One command as the reader types it: where it starts, its text, its lines as shown."""
+
+    line: int  # 1-based line inside the block where the command starts
+    text: str  # prompt removed, continued lines joined: what checkers read
+    display_lines: tuple[str, ...]  # prompt removed, continuations kept: what the reader pastes
+    prompt: str = ""  # the prompt it was typed at ("" in a script)
+
+
+def dialect_of(language: str) -> Dialect | None:
+    return DIALECTS.get(language.lower())
+
+
+def _prompt(dialect: Dialect, line: str) -> str | None:
+    for pattern in dialect.prompts:
+        found = pattern.match(line)
+        if found:
+            return found.group(0)
+    return None
+
+
+def is_session(dialect: Dialect, lines: list[str]) -> bool:
+    """A block with at least one prompted line is a session (its other lines may be output)."""
+    return any(_prompt(dialect, line) is not None for line in lines)
+
+
+def _joined(dialect: Dialect, lines: list[str]) -> str:
+    """The command as a checker reads it: continuation marks dropped, lines put together."""
+    parts = []
+    for line in lines[:-1]:
+        found = dialect.continuation.search(line)
+        kept = line[: found.start()] if found and found.group(0).strip() in "\\^`" else line
+        parts.append(kept.rstrip() + " ")
+    parts.append(lines[-1])
+    return "".join(parts).strip()
+
+
+def split_commands(language: str, source: str) -> list[CommandLine]:
+    """The commands of a block, in order; an empty list for a language without commands."""
+    dialect = dialect_of(language)
+    if dialect is None:
+        return []
+    lines = source.split("\n")
+    session = is_session(dialect, lines)
+    commands: list[CommandLine] = []
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        prompt = _prompt(dialect, raw) if session else ""
+        if prompt is None or not raw.strip() or (not session and dialect.comment.match(raw)):
+            index += 1  # output, a blank line or a comment
+            continue
+        start = index
+        shown = [raw[len(prompt) :]]
+        while dialect.continuation.search(shown[-1]) and index + 1 < len(lines):
+            index += 1
+            shown.append(lines[index])
+        heredoc = HEREDOC.search(shown[-1]) if dialect.heredocs else None
+        if heredoc:
+            while index + 1 < len(lines) and lines[index].strip() != heredoc["word"]:
+                index += 1
+                shown.append(lines[index])
+        if not shown[0].strip():
+            index += 1  # a bare prompt
+            continue
+        text = _joined(dialect, shown[: len(shown) if not heredoc else 1])
+        commands.append(CommandLine(start + 1, text, tuple(shown), prompt))
+        index += 1
+    return commands
+
+
+def copy_text(language: str, source: str) -> str:
+    """Exactly what a reader should paste: the command lines, without prompts or output."""
+    if dialect_of(language) is None:
+        return source.strip("\n")
+    return "\n".join(
+        line for command in split_commands(language, source) for line in command.display_lines
+    )
+
+
+# Words that run the next word as the command: `sudo tcpdump …`, `env X=1 ip route …`.
+WRAPPERS = {"sudo", "doas", "env", "time", "nice", "exec", "command", "nohup"}
+SEPARATORS = {";", "&&", "||", "|", "&", "|&", "(", ")"}
+
+
+def simple_commands(text: str) -> list[list[str]]:
+    """The argument vectors of a shell command line (pipelines and lists split apart).
+
+    Redirections (`> file`, `2>&1`) and wrappers (`sudo`, `env`, leading `VAR=value`)
+    are dropped so a vector is the program and its arguments; a line the shell lexer
+    cannot split yields no vectors.
+    """
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        words = list(lexer)
+    except ValueError:
+        return []
+    vectors: list[list[str]] = [[]]
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if set(word) <= set("<>&") and set(word) & set("<>"):
+            if vectors[-1] and vectors[-1][-1] in {"0", "1", "2"}:
+                vectors[-1].pop()  # the descriptor of `2>&1`
+            index += 2  # the operator and its target
+            continue
+        if set(word) <= set(";&|()"):
+            vectors.append([])
+        else:
+            vectors[-1].append(word)
+        index += 1
+    return [argv for argv in map(_unwrapped, vectors) if argv]
+
+
+def _unwrapped(argv: list[str]) -> list[str]:
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", word):
+            index += 1
+        elif index and argv[index - 1] in WRAPPERS and word.startswith("-"):
+            index += 1  # an option of the wrapper (`sudo -E`)
+        else:
+            break
+    return argv[index:]
+
+
+def needs_root_prompt(command: CommandLine) -> bool:
+    """A command typed at root's prompt (`# `, `root@host:~# `) runs as root."""
+    return command.prompt.rstrip().endswith("#")
