@@ -344,6 +344,30 @@ def test_every_page_is_valid_html5(built_site):
         ET.parse(built_site / xml)  # well-formed, or ParseError names the line
 
 
+def test_publish_build_uses_the_site_url_everywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    siteurl = "https://kb.test.invalid/ops"
+    monkeypatch.setenv("OPSKB_SITEURL", siteurl)
+    output = tmp_path / "output"
+    assert site.build(ROOT / "publishconf.py", output) == []
+    feed = ET.parse(output / "feeds" / "all.atom.xml").getroot()
+    links = [entry.find(f"{ATOM}link").get("href") for entry in feed.iter(f"{ATOM}entry")]
+    assert sorted(links) == sorted(f"{siteurl}/posts/{slug}/" for slug in SLUGS_BY_AGE)
+    sitemap = ET.parse(output / "sitemap.xml").getroot()
+    locations = [loc.text for loc in sitemap.iter(f"{SITEMAP}loc")]
+    assert locations and all(loc.startswith(f"{siteurl}/") for loc in locations), locations
+    problems = []
+    for path in html_files(output):
+        for tag, _, url in parse_page(path).urls:
+            if url.startswith(f"{siteurl}/"):
+                target = resolve(output, path, "/" + url.removeprefix(f"{siteurl}/"))
+                if not target.is_file():
+                    problems.append(f"{path.relative_to(output)}: {url} points at nothing")
+            elif re.match(r"https?://(localhost|127\.)", url):
+                problems.append(f"{path.relative_to(output)}: <{tag}> points at {url}")
+    assert not problems, "\n".join(problems)
+
+
 # --- failures -------------------------------------------------------------------------------
 
 GOOD_POST = "Title: Fine\nDate: 2006-07-20\nTags: meta\nCategory: Meta\n\nA good post.\n"
