@@ -8,6 +8,7 @@ file and line in an error. The blocks' renderers are listed in `fences.RENDERERS
 from pelican import signals
 
 from .reader import OpskbMarkdownReader
+from .snippet_report import write_report
 
 
 def use_opskb_reader(readers):
@@ -19,3 +20,5 @@ def use_opskb_reader(readers):
 def register():
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
+    # article_writer_finalized: every post has been read, so every block's record is known.
+    signals.article_writer_finalized.connect(write_report)

@@ -22,6 +22,7 @@ from tools.snippets_lines import simple_commands
 
 from .base import Finding, Report, Snippet, worst
 
+NAME = "tcpdump/tshark"
 Validator = Callable[[str], str | None]  # a problem with an option's value, or None
 
 
@@ -295,6 +296,3 @@ def check(snippet: Snippet) -> Report:
             root = any(captures for _, _, captures in verdicts)
             findings.append(Finding(command.line, command.text, NAME, verdict, message, root))
     return Report(tuple(findings), "tcpdump/tshark options, filter compiled" if findings else "")
-
-
-NAME = "capture"

@@ -1,0 +1,43 @@
+"""The snippet report page (snippets/index.html) and the build's count of unchecked blocks."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+SAVE_AS = "snippets/index.html"
+TEMPLATE = "snippets"
+
+
+def snippet_rows(articles) -> list[dict]:
+    """The snippet records of the articles, with their post's title and URL, in post order."""
+    rows = [
+        {**record, "title": article.title, "url": article.url}
+        for article in articles
+        for record in article.metadata.get("blocks", ())
+        if "verdict" in record
+    ]
+    return sorted(rows, key=lambda row: (str(row.get("post", "")), row.get("line", 0)))
+
+
+def write_report(generator, writer) -> None:
+    """Write the report page and log how many blocks went unchecked."""
+    rows = snippet_rows(generator.articles)
+    context = {**generator.context, "snippets": rows, "output_file": SAVE_AS}
+    writer.write_file(
+        SAVE_AS,
+        generator.get_template(TEMPLATE),
+        context,
+        relative_urls=generator.settings["RELATIVE_URLS"],
+        template_name=TEMPLATE,
+        url=SAVE_AS.removesuffix("index.html"),
+    )
+    unchecked = [row for row in rows if row["verdict"] == "unchecked"]
+    log = logger.warning if unchecked else logger.info
+    log(
+        "snippets: %d of %d code blocks unchecked, each with its reason (see %s)",
+        len(unchecked),
+        len(rows),
+        SAVE_AS,
+    )
