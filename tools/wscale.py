@@ -62,24 +62,26 @@ __all__ = ["WscaleError", "SysctlLine", "SysctlReport", "sysctl_report", "main"]
 class Option:
     name: str  # as on the command line, without dashes
     help: str
+    parse: Callable[[str], Any] = str  # typed text -> value; raises WscaleError
     flag: bool = False
     positional: bool = False
     default: str | None = None
     required: bool = False
 
 
-def _kernel(a: dict) -> KernelChoice:
-    return wscale_kernels.choose(
-        kernel=a["kernel"],
-        rmem=parse_triple(a["rmem"]) if a.get("rmem") else None,
-        rmem_max=parse_size(a["rmem-max"], "rmem-max") if a.get("rmem-max") else None,
-        mss=parse_int(a["mss"], "MSS", 1, 65535),
-        timestamps=bool(a.get("timestamps")),
-        window_clamp=parse_size(a["window-clamp"], "window-clamp")
-        if a.get("window-clamp")
-        else None,
-        window_scaling=not a.get("no-window-scaling"),
-    )
+@dataclass(frozen=True, slots=True)
+class Command:
+    help: str
+    options: tuple[Option, ...]
+    run: Callable[[dict], Any]  # parsed values by option name -> result record
+
+
+def _kernel_version(text: str) -> str:
+    return wscale_kernels.find_era(text).version
+
+
+def _mss(text: str) -> int:
+    return parse_int(text, "MSS", 1, MAX_RAW_WINDOW)
 
 
 def _sysctl(a: dict) -> SysctlReport:
@@ -91,94 +93,131 @@ def _sysctl(a: dict) -> SysctlReport:
     return sysctl_report(text, a["kernel"])
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    help: str
-    options: tuple[Option, ...]
-    run: Callable[[dict], Any]
-
-
-RTT = Option("rtt", "round-trip time: 100ms, 0.1s, 250us", required=True)
+RTT = Option("rtt", "round-trip time: 100ms, 0.1s, 250us", parse_time, required=True)
 COMMANDS: dict[str, Command] = {
     "effective": Command(
         "effective window of a segment: RAW << SHIFT",
         (
-            Option("raw", "the 16-bit window field", positional=True, required=True),
             Option(
-                "shift", "the shift its sender announced in its SYN", positional=True, required=True
+                "raw",
+                "the 16-bit window field",
+                lambda t: parse_int(t, "raw window", 0, MAX_RAW_WINDOW),
+                positional=True,
+                required=True,
+            ),
+            Option(
+                "shift",
+                "the shift its sender announced in its SYN",
+                lambda t: parse_int(t, "shift", 0, 255),
+                positional=True,
+                required=True,
             ),
             Option("syn", "the segment is a SYN: its window is not scaled", flag=True),
         ),
-        lambda a: effective(
-            parse_int(a["raw"], "raw window", 0, MAX_RAW_WINDOW),
-            parse_int(a["shift"], "shift", 0, 255),
-            bool(a.get("syn")),
-        ),
+        lambda a: effective(a["raw"], a["shift"], a["syn"]),
     ),
     "shift-for": Command(
         "smallest shift that expresses a window",
-        (Option("bytes", "window size: 3014656, 4MiB, 1.25MB", positional=True, required=True),),
-        lambda a: shift_for(parse_size(a["bytes"], "window")),
+        (
+            Option(
+                "bytes",
+                "window size: 3014656, 4MiB, 1.25MB",
+                lambda t: parse_size(t, "window"),
+                positional=True,
+                required=True,
+            ),
+        ),
+        lambda a: shift_for(a["bytes"]),
     ),
     "kernel": Command(
         "shift and SYN window a Linux kernel chooses",
         (
-            Option("kernel", "kernel version (era table) or 'today'", default="2.6.17"),
-            Option("rmem", "net.ipv4.tcp_rmem 'MIN DEFAULT MAX' (default: the era's)"),
-            Option("rmem-max", "net.core.rmem_max (default: the era's)"),
-            Option("mss", "advertised MSS", default="1460"),
+            Option("kernel", "kernel version or 'today'", _kernel_version, default="2.6.17"),
+            Option(
+                "rmem", "net.ipv4.tcp_rmem 'MIN DEFAULT MAX' (default: the era's)", parse_triple
+            ),
+            Option(
+                "rmem-max",
+                "net.core.rmem_max (default: the era's)",
+                lambda t: parse_size(t, "rmem-max"),
+            ),
+            Option("mss", "advertised MSS", _mss, default="1460"),
             Option("timestamps", "timestamps in use (a SYN-ACK's window counts MSS-12)", flag=True),
-            Option("window-clamp", "the route's `window` metric"),
+            Option(
+                "window-clamp",
+                "the route's `window` metric",
+                lambda t: parse_size(t, "window-clamp"),
+            ),
             Option("no-window-scaling", "net.ipv4.tcp_window_scaling = 0", flag=True),
         ),
-        _kernel,
+        lambda a: wscale_kernels.choose(
+            kernel=a["kernel"],
+            rmem=a["rmem"],
+            rmem_max=a["rmem-max"],
+            mss=a["mss"],
+            timestamps=a["timestamps"],
+            window_clamp=a["window-clamp"],
+            window_scaling=not a["no-window-scaling"],
+        ),
     ),
     "throughput": Command(
         "window-limited throughput ceiling: WINDOW / RTT",
-        (Option("window", "window: 65535, 64KiB, 4MiB", required=True), RTT),
-        lambda a: throughput(parse_size(a["window"], "window"), parse_time(a["rtt"])),
+        (
+            Option(
+                "window",
+                "window: 65535, 64KiB, 4MiB",
+                lambda t: parse_size(t, "window"),
+                required=True,
+            ),
+            RTT,
+        ),
+        lambda a: throughput(a["window"], a["rtt"]),
     ),
     "bdp": Command(
         "bandwidth-delay product and the shift it needs",
-        (Option("bandwidth", "path rate: 100Mbit, 1G, 12.5MB/s", required=True), RTT),
-        lambda a: bdp(parse_rate(a["bandwidth"]), parse_time(a["rtt"])),
+        (Option("bandwidth", "path rate: 100Mbit, 1G, 12.5MB/s", parse_rate, required=True), RTT),
+        lambda a: bdp(a["bandwidth"], a["rtt"]),
     ),
     "mathis": Command(
         "loss-limited ceiling of Mathis et al.: (MSS/RTT) * C / sqrt(p)",
         (
-            Option("mss", "segment size in bytes", default="1460"),
+            Option("mss", "segment size in bytes", _mss, default="1460"),
             RTT,
-            Option("loss", "loss probability: 1e-4, 0.01%", required=True),
+            Option("loss", "loss probability: 1e-4, 0.01%", parse_loss, required=True),
             Option("constant", "C: sqrt(1.5) (Mathis et al.) or 1", default="sqrt(1.5)"),
         ),
-        lambda a: mathis(
-            parse_int(a["mss"], "MSS", 1, 65535),
-            parse_time(a["rtt"]),
-            parse_loss(a["loss"]),
-            a["constant"],
-        ),
+        lambda a: mathis(a["mss"], a["rtt"], a["loss"], a["constant"]),
     ),
     "sysctl": Command(
         "check a snippet setting tcp_rmem/tcp_wmem/rmem_max/tcp_window_scaling",
         (
             Option("file", "the snippet, or - for stdin", positional=True, required=True),
-            Option("kernel", "kernel whose defaults the snippet changes", default="2.6.17"),
+            Option("kernel", "kernel whose defaults it changes", _kernel_version, default="2.6.17"),
         ),
         _sysctl,
     ),
 }
 
 
+def parse_option(option: Option, text: str | bool | None) -> Any:
+    """One option's value from what was typed; flags are booleans, absent values None."""
+    if option.flag:
+        return bool(text)
+    if text is None:
+        return None
+    return option.parse(str(text))
+
+
 def compute(command: str, arguments: dict) -> Any:
-    """Run one subcommand on string arguments (as typed); missing required ones are an error."""
+    """Run one subcommand on arguments as typed (strings, flags as booleans)."""
     spec = COMMANDS[command]
-    values = {o.name: o.default for o in spec.options} | {
-        k: v for k, v in arguments.items() if v is not None
+    typed = {o.name: o.default for o in spec.options} | {
+        name: value for name, value in arguments.items() if value is not None
     }
-    missing = [o.name for o in spec.options if o.required and values.get(o.name) is None]
+    missing = [o.name for o in spec.options if o.required and typed.get(o.name) is None]
     if missing:
         raise WscaleError(f"{command}: missing {', '.join(missing)}")
-    return spec.run(values)
+    return spec.run({o.name: parse_option(o, typed.get(o.name)) for o in spec.options})
 
 
 # --- presentation: labelled rows for people, plain data for --json --------------------------

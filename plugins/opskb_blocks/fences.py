@@ -18,7 +18,7 @@ from markdown.preprocessors import Preprocessor
 
 from tools.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
 
-from . import snippet
+from . import snippet, wscale
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,9 @@ class RenderContext:
 Renderer = Callable[[Block, RenderContext], str]
 
 # Tool blocks by language; any other language is a code snippet.
-RENDERERS: dict[str, Renderer] = {}
+RENDERERS: dict[str, Renderer] = {
+    "wscale": wscale.render,
+}
 
 
 def render_block(block: Block, context: RenderContext) -> str:

@@ -1,0 +1,116 @@
+"""Render a ```wscale block: the tool's result table, the command that reproduces it, a calculator.
+
+Thin adapter: `tools.wscale_block.run_block` parses the body and computes the result with the
+same code as `python -m tools.wscale`; this module places it, escaped, in
+`<figure class="tool-block tool-wscale" data-eras="…">`. The in-page calculator's fields come
+from the tool's option table and its kernel eras from `data-eras` (the tool's era table), so
+`theme/static/js/wscale.js` holds only the arithmetic, tested against the shared vectors.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from tools import wscale
+from tools.wscale_block import eras_json, run_block
+from tools.wscale_kernels import ERAS
+from tools.wscale_units import WscaleError
+
+# Calculator sections: subcommand, title, and the outputs it shows (--json key, label).
+SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("effective", "Effective window", (("effective_window", "effective window"),
+                                       ("shift_used", "shift used"))),
+    ("shift-for", "Shift for a window", (("shift", "smallest shift"),
+                                         ("max_window", "largest window at that shift"))),
+    ("kernel", "Kernel choice by era", (("shift", "window scale"), ("syn_window", "SYN window"),
+                                        ("first_ack_raw", "SYN window in first-ACK units"),
+                                        ("max_window", "largest window at that shift"))),
+    ("throughput", "Throughput ceiling", (("throughput_bps", "window / RTT"),)),
+    ("bdp", "Bandwidth-delay product", (("bdp_bytes", "BDP"), ("shift", "shift needed"))),
+    ("mathis", "Loss-limited ceiling (Mathis)", (("throughput_bps", "(MSS/RTT)·C/√p"),)),
+)  # fmt: skip
+
+
+def _table(rows) -> str:
+    cells = "".join(
+        f'<tr><th scope="row">{escape(label)}</th><td>{escape(value)}</td></tr>'
+        for label, value in rows
+    )
+    return f'<table class="wscale-result"><tbody>{cells}</tbody></table>'
+
+
+def _field(option: wscale.Option, value, datalist: str) -> str:
+    name = escape(option.name)
+    if option.flag:
+        checked = " checked" if value else ""
+        return (
+            f'<label class="wscale-flag"><input type="checkbox" name="{name}"{checked}> '
+            f"{escape(option.help)}</label>"
+        )
+    extra = f' list="{datalist}"' if option.name == "kernel" else ""
+    shown = "" if value in (None, False) else f' value="{escape(str(value))}"'
+    placeholder = escape(
+        option.default or ("era default" if option.name.startswith("rmem") else "")
+    )
+    return (
+        f'<label><span class="wscale-name">{name}</span> '
+        f'<input type="text" name="{name}" autocomplete="off" spellcheck="false"'
+        f' placeholder="{placeholder}" title="{escape(option.help)}"{extra}{shown}></label>'
+    )
+
+
+def _calculator(command: str, arguments: dict, datalist: str) -> str:
+    sections = []
+    for section, title, outputs in SECTIONS:
+        given = arguments if section == command else {}
+        fields = "".join(
+            _field(option, given.get(option.name), datalist)
+            for option in wscale.COMMANDS[section].options
+        )
+        shown = "".join(
+            f'<dt>{escape(label)}</dt><dd><output data-out="{key}"></output></dd>'
+            for key, label in outputs
+        )
+        sections.append(
+            f'<fieldset data-section="{section}"><legend>{escape(title)}</legend>'
+            f'<div class="wscale-fields">{fields}</div><dl class="wscale-out">{shown}</dl>'
+            f'<p class="wscale-warning" data-out="warnings"></p>'
+            f'<p class="wscale-error" data-out="error" role="alert"></p></fieldset>'
+        )
+    versions = "".join(f'<option value="{escape(era.version)}">' for era in ERAS)
+    return (
+        '<details class="wscale-calculator"><summary>Calculator: try other numbers</summary>'
+        f'<form class="wscale-calc" data-command="{escape(command)}" autocomplete="off">'
+        f'{"".join(sections)}<datalist id="{datalist}">{versions}</datalist></form></details>'
+    )
+
+
+def render(block, context) -> str:
+    if block.options:
+        name = sorted(block.options)[0]
+        raise WscaleError(f"unknown option {name!r}: a wscale block's parameters go in its body")
+    result = run_block(block.source)
+    context.records.append(
+        {
+            "post": str(block.path),
+            "line": block.line,
+            "language": "wscale",
+            "checker": "tools.wscale",
+            "verdict": "ok",
+            "message": result.shell,
+            "needs_root": False,
+            "destructive": False,
+        }
+    )
+    warnings = "".join(f'<p class="wscale-warning">{escape(w)}</p>' for w in result.warnings)
+    shell = escape(result.shell)
+    datalist = f"wscale-eras-{block.line}"
+    return (
+        f'<figure class="tool-block tool-wscale" data-eras="{escape(eras_json())}"'
+        f' data-result="{escape(json.dumps(result.result, sort_keys=True))}">'
+        f'<figcaption class="snippet-badge">computed: {escape(result.command)}</figcaption>'
+        f"{_table(result.rows)}{warnings}"
+        f'<pre class="wscale-command" data-copy="{shell}"><code>$ {shell}</code></pre>'
+        f"{_calculator(result.command, result.arguments, datalist)}</figure>"
+    )
