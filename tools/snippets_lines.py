@@ -117,10 +117,9 @@ def _joined(dialect: Dialect, lines: list[str]) -> str:
     parts = []
     for line in lines[:-1]:
         found = dialect.continuation.search(line)
-        kept = line[: found.start()] if found and found.group(0).strip() in "\\^`" else line
-        parts.append(kept.rstrip() + " ")
+        parts.append(line[: found.start()] if found and found.group(0).strip() in "\\^`" else line)
     parts.append(lines[-1])
-    return "".join(parts).strip()
+    return " ".join(part.strip() for part in parts if part.strip())
 
 
 def split_commands(language: str, source: str) -> list[CommandLine]:

@@ -9,7 +9,7 @@ import subprocess
 from .base import Finding, Report, Snippet
 
 NAME = "sh syntax"
-BASH_ERROR = re.compile(r"^(?:bash|-): (?:-c: )?line (?P<line>\d+): (?P<message>.*)$", re.M)
+BASH_ERROR = re.compile(r"^[^:\n]*: line (?P<line>\d+): (?P<message>.*)$", re.M)
 
 
 def check(snippet: Snippet) -> Report:

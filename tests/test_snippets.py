@@ -1,0 +1,204 @@
+"""Snippet checking without a build: command splitting, copy text, checkers, cache, CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, require_tool
+
+from tools import snippets
+from tools.snippets import SnippetError, check_block, copy_text, require_publishable
+from tools.snippets_cache import VerdictCache
+from tools.snippets_lines import split_commands
+
+# Expected copy text written by hand from each shell's rules: prompts and output go,
+# continuation lines stay exactly as typed.
+COPY_CASES = [
+    pytest.param(
+        "console",
+        "root@oldlace:~# tcpdump -ni bond0 port 80\n"
+        "tcpdump: listening on bond0\n"
+        "1.2.3.4.42501 > 203.16.234.85.80: S 0:0 win 5840\n",
+        "tcpdump -ni bond0 port 80",
+        id="root-at-host prompt, output dropped",
+    ),
+    pytest.param(
+        "console",
+        "user@host:~$ ls \\\n    -l /proc/sys\nnet\n$ echo done\ndone",
+        "ls \\\n    -l /proc/sys\necho done",
+        id="user prompt, backslash continuation kept",
+    ),
+    pytest.param(
+        "console",
+        "# echo 0 > /proc/sys/net/ipv4/tcp_window_scaling\n"
+        "# cat /proc/sys/net/ipv4/tcp_window_scaling\n0",
+        "echo 0 > /proc/sys/net/ipv4/tcp_window_scaling\ncat /proc/sys/net/ipv4/tcp_window_scaling",
+        id="root # prompt in a console",
+    ),
+    pytest.param(
+        "sh",
+        "# turn scaling off\necho 0 > /proc/sys/net/ipv4/tcp_window_scaling\n\n",
+        "echo 0 > /proc/sys/net/ipv4/tcp_window_scaling",
+        id="script: # is a comment, not a prompt",
+    ),
+    pytest.param(
+        "cmd",
+        "C:\\> vcbVmName.exe -h vc01 ^\n  -s any:\nFound VM:\nmoref:vm-123\n"
+        "C:\\Program Files\\VMware>dir",
+        "vcbVmName.exe -h vc01 ^\n  -s any:\ndir",
+        id="cmd C:\\> prompts, caret continuation",
+    ),
+    pytest.param(
+        "powershell",
+        "PS C:\\> Get-ChildItem `\n  -Path E:\\VMmount\n\n    Directory: E:\\VMmount\nPS> Get-Date",
+        "Get-ChildItem `\n  -Path E:\\VMmount\nGet-Date",
+        id="PowerShell PS C:\\> and PS> prompts, backtick continuation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "source", "expected"), COPY_CASES)
+def test_copy_text_keeps_exactly_the_command_lines(language, source, expected):
+    assert copy_text(language, source) == expected
+
+
+def test_split_commands_joins_continuations_for_checking_and_keeps_the_line():
+    commands = split_commands("console", "$ banner\nout\n$ tcpdump -ni eth0 \\\n  port 80\n")
+    assert [(c.line, c.text) for c in commands] == [(1, "banner"), (3, "tcpdump -ni eth0 port 80")]
+    assert commands[1].display_lines == ("tcpdump -ni eth0 \\", "  port 80")
+
+
+def finding(verdict, checker):
+    return next(f for f in verdict.findings if f.checker == checker)
+
+
+def test_sysctl_block_badge_names_kernel_and_shift():
+    # 174760 >> 2 = 43690 <= 65535 while 174760 >> 1 = 87380 is not: shift 2 (RFC 7323 arithmetic).
+    verdict = check_block("sh", 'echo "4096 87380 174760" > /proc/sys/net/ipv4/tcp_rmem')
+    assert verdict.verdict == "ok"
+    assert verdict.badge.startswith("checked: sysctl, Linux 2.6.17 → shift 2")
+    assert verdict.needs_root
+
+
+def test_unknown_net_key_is_a_warning():
+    verdict = check_block("sh", "sysctl -w net.ipv4.tcp_nonsense=1")
+    assert verdict.verdict == "warning"
+    assert "tcp_nonsense" in finding(verdict, "sysctl").message
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "line", "words"),
+    [
+        ("sh", "echo ok\necho broken )\n", 2, "unexpected token"),
+        ("sh", 'echo "174760 87380 4096" > /proc/sys/net/ipv4/tcp_rmem', 1, "min <= default"),
+        ("bat", "vcbVmName.exe -s any:\nvmount.exe -u X:\\mnt", 2, "mountvm"),
+        ("console", "$ tcpdump -k -i eth0 port 80", 1, "-k not recognized"),
+        ("sh", "tcpdump -ni eth0 'port 80 and'", 1, "does not compile"),
+        ("sh", "tshark -r x.pcap -Y 'tcp.prot == 80'", 1, "tcp.prot"),
+        ("sh", "ip route change default via 192.0.2.1 dev eth0 window 2000000000", 1, "65535·2^14"),
+        ("sh", "ip route add 10.0.0.1/8 dev eth0", 1, "not a valid prefix"),
+    ],
+)
+def test_broken_commands_are_errors_at_their_line(language, source, line, words):
+    require_tool("bash")
+    require_tool("tcpdump")
+    require_tool("tshark")
+    with pytest.raises(SnippetError) as raised:
+        require_publishable(check_block(language, source))
+    assert raised.value.line == line
+    assert words in str(raised.value)
+
+
+def test_ip_route_window_limit_is_inclusive():
+    ok = check_block("sh", "ip route change default via 192.0.2.1 window 1073725440")
+    assert finding(ok, "ip route").verdict == "ok"
+    too_big = check_block("sh", "ip route change default via 192.0.2.1 window 1073725441")
+    assert finding(too_big, "ip route").verdict == "error"
+
+
+def test_root_and_destructive_marks():
+    restore = check_block("sh", "vcbRestore -h vc01 -u root -s /vmimages/vm1")
+    copy = check_block("sh", "vcbRestore -h vc01 -u root -s /vmimages/vm1 -a /tmp/catalog")
+    overwrite = check_block("sh", "vcbRestore -s /vmimages/vm1 -a /tmp/catalog -b overwrite")
+    assert restore.destructive and overwrite.destructive and not copy.destructive
+    assert check_block("sh", "tcpdump -ni eth0 port 80").needs_root  # captures
+    assert not check_block("sh", "tcpdump -nr trace.pcap port 80").needs_root  # reads a file
+
+
+def test_unchecked_needs_a_reason():
+    with pytest.raises(SnippetError, match="unchecked"):
+        require_publishable(check_block("text", "catalog\nMyVM.vmx"))
+    with pytest.raises(SnippetError, match="needs a reason"):
+        check_block("text", "catalog", {"unchecked": "true"})
+    marked = check_block("text", "catalog", {"unchecked": "a file listing"})
+    assert (marked.verdict, marked.badge) == ("unchecked", "unchecked: a file listing")
+    with pytest.raises(SnippetError, match="unknown option 'colour'"):
+        check_block("sh", "true", {"colour": "red"})
+
+
+def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
+    # Hash a copy of the tools so editing it leaves the real checker code alone.
+    shutil.copytree(ROOT / "tools", tmp_path / "repo" / "tools")
+    sysctl_block = ("sh", 'echo "4096 87380 174760" > /proc/sys/net/ipv4/tcp_rmem')
+    route_block = ("sh", "ip route change default via 192.0.2.1 window 65535")
+
+    def run():
+        cache = VerdictCache(tmp_path / "cache", root=tmp_path / "repo")
+        verdicts = [check_block(*block, cache=cache) for block in (sysctl_block, route_block)]
+        return cache, verdicts
+
+    # Every checker of the sh family looks at both blocks (most find nothing to say).
+    every = {"sysctl": 2, "VCB model": 2, "tcpdump/tshark": 2, "ip route": 2, "sh syntax": 2}
+    first, verdicts = run()
+    assert first.hits == {} and first.misses == every
+    second, again = run()
+    assert second.misses == {} and second.hits == every
+    assert again == verdicts
+    wscale = tmp_path / "repo" / "tools" / "wscale_sysctl.py"
+    wscale.write_text(wscale.read_text() + "\n# edited\n")
+    third, after_edit = run()
+    assert third.misses == {"sysctl": 2}
+    assert third.hits == {name: 2 for name in every if name != "sysctl"}
+    assert after_edit == verdicts
+
+
+def write_post(directory: Path, name: str, body: str) -> Path:
+    post = directory / name
+    post.write_text(f"Title: {name}\nDate: 2020-01-01\n\nText.\n\n{body}\n", encoding="utf-8")
+    return post
+
+
+def test_cli_reports_file_and_line_and_exits_1(tmp_path, capsys):
+    require_tool("bash")
+    write_post(tmp_path, "good.md", "```sh\necho fine\n```")
+    write_post(tmp_path, "bad.md", "```sh\necho fine\necho broken )\n```")
+    status = snippets.main(["check", "--no-cache", str(tmp_path)])
+    captured = capsys.readouterr()
+    # The fence opens on line 6 of bad.md; the broken command is its second line: line 8.
+    assert status == 1
+    assert f"{tmp_path / 'bad.md'}:8: sh block: `echo broken )`" in captured.err
+    assert "good.md" not in captured.err
+
+
+def test_cli_json_and_unusable_input(tmp_path, capsys):
+    write_post(tmp_path, "post.md", '```text unchecked="output"\nx\n```')
+    assert snippets.main(["check", "--json", "--no-cache", str(tmp_path)]) == 0
+    assert '"verdict": "unchecked"' in capsys.readouterr().out
+    assert snippets.main(["check", str(tmp_path / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_smoke_on_the_real_posts():
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.snippets", "check", "--no-cache", "content/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 errors" in done.stdout
