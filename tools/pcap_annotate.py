@@ -1,0 +1,209 @@
+"""Annotate a TCP capture packet by packet: scale factor, effective window, bytes in flight.
+
+    python -m tools.pcap_annotate capture.pcap            # tcpdump-like lines + notes
+    python -m tools.pcap_annotate --json capture.pcapng   # one JSON object per packet
+    tcpdump -w - | python -m tools.pcap_annotate -        # a live capture on stdin
+    python -m tools.pcap_annotate --summary trace.txt     # tcpdump text output, per connection
+
+Input: classic pcap or pcapng (`tools.pcap_read`), or tcpdump's text output
+(`tools.pcap_text`, detected or forced with --text). The JSON keys
+`window_size_value`, `window_size_scalefactor` and `window_size` carry the values
+tshark gives its tcp.* fields of those names; `seq`/`ack` are relative like tshark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from collections.abc import Iterable, Iterator
+
+from tools.pcap_annotate_out import (
+    DIRECTIONS,
+    FIELDS,
+    JsonWriter,
+    Progress,
+    Rows,
+    write_csv,
+    write_summary,
+    write_text,
+)
+from tools.pcap_read import PcapError, iter_raw
+from tools.pcap_records import AnnotatedSegment, Segment
+from tools.pcap_track import MAX_SHIFT, Tracker
+
+HEAD_BYTES = 4096
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+
+class AnnotateError(ValueError):
+    """Input the annotator cannot read (a missing file, a corrupt capture, a bad trace)."""
+
+
+def _raw_from_segment(segment: Segment) -> tuple:
+    return tuple(getattr(segment, name) for name in Segment.__slots__)
+
+
+def annotate(
+    segments: Iterable[Segment | tuple], assume_shift: int | None = None
+) -> Iterator[AnnotatedSegment]:
+    """Annotate `Segment`s (or raw reader tuples) in capture order."""
+    from tools.pcap_read import segment_from_raw
+
+    tracker = Tracker(assume_shift)
+    names: dict[bytes, str] = {}
+    for item in segments:
+        if isinstance(item, Segment):
+            segment, raw = item, _raw_from_segment(item)
+        else:
+            segment, raw = segment_from_raw(item, names), item
+        conn, direction, scalefactor, window_size, _seq, _ack, in_flight, notes = tracker.step(raw)
+        yield AnnotatedSegment(
+            segment,
+            conn,
+            DIRECTIONS[direction],
+            1 if scalefactor is None else scalefactor,
+            window_size,
+            in_flight,
+            tuple(notes),
+        )
+
+
+def annotate_file(source, assume_shift: int | None = None) -> Iterator[AnnotatedSegment]:
+    """Annotate a capture or a text trace given as a path or a binary file object."""
+    with _Input(source) as stream:
+        yield from annotate(stream.records(), assume_shift)
+
+
+class _Chain(io.RawIOBase):
+    """Bytes already read (to sniff the format), then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size], self.head = self.head[:size], self.head[size:]
+            return size
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Input:
+    """Open a source, sniff binary capture or text trace, and read it as raw tuples."""
+
+    def __init__(self, source, force_text: bool = False) -> None:
+        self.source, self.force_text = source, force_text
+        self.file = None
+        self.owned = False
+
+    def __enter__(self) -> _Input:
+        if self.source == "-":
+            self.file = sys.stdin.buffer
+        elif isinstance(self.source, str | os.PathLike):
+            try:
+                self.file = open(self.source, "rb")  # noqa: SIM115 - closed in __exit__
+            except OSError as error:
+                raise AnnotateError(f"cannot read: {error.strerror}") from None
+            self.owned = True
+        else:
+            self.file = self.source
+        self.head = self.file.read(HEAD_BYTES)
+        self.is_text = self.force_text or self._looks_like_text()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.owned:
+            self.file.close()
+
+    def _looks_like_text(self) -> bool:
+        if self.head[:4] in (b"\x0a\x0d\x0d\x0a", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+            return False
+        if self.head[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+            return False
+        from tools.pcap_text import looks_like_text
+
+        return looks_like_text(self.head)
+
+    def records(self) -> Iterator[tuple]:
+        if not self.is_text:
+            return iter_raw(self.file, self.head)
+        from tools.pcap_text import read_text
+
+        text = io.BufferedReader(_Chain(self.head, self.file))
+        return (_raw_from_segment(segment) for segment in read_text(text))
+
+    def size(self) -> int | None:
+        try:
+            return os.fstat(self.file.fileno()).st_size
+        except (OSError, AttributeError, io.UnsupportedOperation):
+            return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.pcap_annotate",
+        description="Annotate a TCP capture (pcap, pcapng or tcpdump text) with the effective "
+        "window of every packet, as Wireshark computes it, and diagnose window scaling.",
+    )
+    parser.add_argument("capture", help="a pcap/pcapng file or tcpdump text output; - for stdin")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per packet per line")
+    output.add_argument("--csv", action="store_true", help="comma-separated values with a header")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="one block per connection with its diagnoses (with --json: one object each)",
+    )
+    parser.add_argument("--text", action="store_true", help="read the input as tcpdump text")
+    parser.add_argument(
+        "--assume-shift",
+        type=int,
+        metavar="N",
+        choices=range(MAX_SHIFT + 1),
+        help="shift for connections whose handshake was not captured "
+        "(Wireshark's tcp.default_window_scaling)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    name = "<stdin>" if args.capture == "-" else args.capture
+    out = sys.stdout
+    try:
+        with _Input(args.capture, args.text) as stream:
+            records = stream.records()
+            size = stream.size()
+            if size and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() and not stream.is_text:
+                records = Progress(records, stream.file, size, sys.stderr)
+            rows = Rows(records, Tracker(args.assume_shift))
+            if args.summary:
+                write_summary(rows, out, as_json=args.json)
+            elif args.json:
+                JsonWriter(out).write(rows)
+            elif args.csv:
+                write_csv(rows, out)
+            else:
+                write_text(rows, out)
+    except (PcapError, AnnotateError, ValueError) as error:
+        out.flush()
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader of our output went away (| head)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return 0
+
+
+__all__ = ["FIELDS", "AnnotateError", "annotate", "annotate_file", "build_parser", "main"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Output formats of the pcap annotator: tcpdump-like text, JSON lines, CSV, summary.
+
+Each writer takes `Rows` (raw segment tuples and the tracker that annotates them) and
+a text stream. The JSON writer is the benchmarked hot path: one %-format per packet,
+endpoint text built once per connection, writes batched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+from collections.abc import Iterator
+
+from tools.pcap_records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
+from tools.pcap_track import Tracker
+
+DIRECTIONS = ("c2s", "s2c")
+# Keys of a packet's JSON object and CSV columns, in order.
+FIELDS = (
+    "frame",
+    "time",
+    "connection",
+    "direction",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "flags",
+    "seq",
+    "ack",
+    "seq_abs",
+    "ack_abs",
+    "len",
+    "window_size_value",
+    "window_size_scalefactor",
+    "window_size",
+    "bytes_in_flight",
+    "truncated",
+    "notes",
+)
+# tcpdump 4.x flag letters in its print order (print-tcp.c tcp_flag_values).
+FLAG_LETTERS = ((FIN, "F"), (SYN, "S"), (RST, "R"), (PSH, "P"), (ACK, "."), (URG, "U"))
+FLAG_LETTERS += ((ECE, "E"), (CWR, "W"))
+FLAG_TEXT = tuple(
+    "".join(letter for bit, letter in FLAG_LETTERS if bits & bit) or "none" for bits in range(256)
+)
+BATCH = 2048
+CONNECTION_CACHE = 4096
+_FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+def address_text(ip_version: int, address) -> str:
+    return address if isinstance(address, str) else socket.inet_ntop(_FAMILY[ip_version], address)
+
+
+class Rows:
+    """Raw segments and the tracker that annotates them, consumed once."""
+
+    def __init__(self, records: Iterator[tuple], tracker: Tracker) -> None:
+        self.records, self.tracker = records, tracker
+
+    def __iter__(self) -> Iterator[tuple]:
+        step = self.tracker.step
+        for raw in self.records:
+            yield raw, step(raw)
+
+
+class JsonWriter:
+    """One JSON object per packet and line, keys as in FIELDS."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+
+    def write(self, rows: Rows) -> None:
+        step, write = rows.tracker.step, self.out.write
+        templates: dict[tuple[int, int], str] = {}  # per connection and direction
+        flag_text = FLAG_TEXT
+        lines: list[str] = []
+        for raw in rows.records:
+            conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
+            template = templates.get((conn, direction))
+            if template is None:
+                if len(templates) > CONNECTION_CACHE:
+                    templates.clear()
+                template = templates[(conn, direction)] = _json_template(raw, conn, direction)
+            lines.append(
+                template
+                % (
+                    raw[0],
+                    raw[1],
+                    flag_text[raw[7]],
+                    seq,
+                    ack,
+                    raw[8],
+                    raw[9],
+                    raw[11],
+                    raw[10],
+                    "null" if scalefactor is None else scalefactor,
+                    window_size,
+                    "null" if in_flight is None else in_flight,
+                    "true" if raw[16] or not raw[17] else "false",
+                    json.dumps(notes) if notes else "[]",
+                )
+            )
+            if len(lines) >= BATCH:
+                write("".join(lines))
+                lines.clear()
+        write("".join(lines))
+
+
+def _json_template(raw: tuple, conn: int, direction: int) -> str:
+    """A %-template of one packet's JSON line with its connection's constants filled in."""
+    constants = json.dumps(
+        {
+            "connection": conn,
+            "direction": DIRECTIONS[direction],
+            "src": address_text(raw[2], raw[3]),
+            "sport": raw[4],
+            "dst": address_text(raw[2], raw[5]),
+            "dport": raw[6],
+        },
+        separators=(",", ":"),
+    )[1:-1].replace("%", "%%")
+    return (
+        '{"frame":%d,"time":%.6f,' + constants + ',"flags":"%s","seq":%d,"ack":%d,'
+        '"seq_abs":%d,"ack_abs":%d,"len":%d,"window_size_value":%d,'
+        '"window_size_scalefactor":%s,"window_size":%d,"bytes_in_flight":%s,'
+        '"truncated":%s,"notes":%s}\n'
+    )
+
+
+def _record(raw: tuple, result: tuple) -> dict:
+    conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = result
+    return {
+        "frame": raw[0],
+        "time": round(raw[1], 6),
+        "connection": conn,
+        "direction": DIRECTIONS[direction],
+        "src": address_text(raw[2], raw[3]),
+        "sport": raw[4],
+        "dst": address_text(raw[2], raw[5]),
+        "dport": raw[6],
+        "flags": FLAG_TEXT[raw[7]],
+        "seq": seq,
+        "ack": ack,
+        "seq_abs": raw[8],
+        "ack_abs": raw[9],
+        "len": raw[11],
+        "window_size_value": raw[10],
+        "window_size_scalefactor": scalefactor,
+        "window_size": window_size,
+        "bytes_in_flight": in_flight,
+        "truncated": bool(raw[16] or not raw[17]),
+        "notes": notes,
+    }
+
+
+def write_csv(rows: Rows, out) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FIELDS)
+    for raw, result in rows:
+        record = _record(raw, result)
+        record["notes"] = "; ".join(record["notes"])
+        writer.writerow("" if record[key] is None else record[key] for key in FIELDS)
+
+
+def text_line(raw: tuple, result: tuple) -> str:
+    """A tcpdump-like line with the scale factor, effective window, flight and notes."""
+    conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = result
+    flags, length = raw[7], raw[11]
+    parts = [f"Flags [{FLAG_TEXT[flags]}]"]
+    parts.append(f"seq {seq}:{seq + length}" if length else f"seq {seq}")
+    if flags & ACK:
+        parts.append(f"ack {ack}")
+    scale = "syn" if scalefactor is None else str(scalefactor)
+    parts.append(f"win {raw[10]} x{scale} = {window_size}")
+    parts.append(f"length {length}")
+    if in_flight is not None:
+        parts.append(f"in flight {in_flight}")
+    line = (
+        f"{raw[0]:>6} {raw[1]:.6f} #{conn} {DIRECTIONS[direction]} "
+        f"{address_text(raw[2], raw[3])}.{raw[4]} > {address_text(raw[2], raw[5])}.{raw[6]}: "
+        + ", ".join(parts)
+    )
+    marks = []
+    if raw[16]:
+        marks.append("truncated")
+    if notes:
+        marks.extend(notes)
+    return line + ("  ; " + "; ".join(marks) if marks else "") + "\n"
+
+
+def write_text(rows: Rows, out) -> None:
+    lines: list[str] = []
+    for raw, result in rows:
+        lines.append(text_line(raw, result))
+        if len(lines) >= BATCH:
+            out.write("".join(lines))
+            lines.clear()
+    out.write("".join(lines))
+
+
+class Progress:
+    """Wrap the records; redraw a percentage on stderr (a terminal) as the file is read."""
+
+    EVERY = 32768
+
+    def __init__(self, records, file, size: int, err) -> None:
+        self.records, self.file, self.size, self.err = records, file, size, err
+
+    def __iter__(self) -> Iterator[tuple]:
+        count = 0
+        for raw in self.records:
+            count += 1
+            if not count % self.EVERY:
+                done = min(self.file.tell() / self.size, 1.0)
+                bar = "#" * int(done * 30)
+                self.err.write(f"\r[{bar:<30}] {done:6.1%} {count} packets")
+                self.err.flush()
+            yield raw
+        self.err.write("\r" + " " * 60 + "\r")
+        self.err.flush()
+
+
+def write_summary(rows: Rows, out, as_json: bool = False) -> None:
+    from tools.pcap_summary import summarize
+
+    summarize(rows, out, as_json)

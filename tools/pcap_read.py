@@ -1,0 +1,278 @@
+"""Streaming reader of classic pcap and pcapng files: TCP segments, nothing else.
+
+`iter_raw(source)` yields raw tuples in `Segment` field order (frame, time, then what
+`tools.pcap_decode` returns, addresses as packed bytes) for the annotator's hot path;
+`read_segments(source)` yields `Segment` records. A source is a path, "-" for stdin
+(read as a stream, never seeked) or a binary file object. What is valid is yielded
+first; then bad input raises `PcapError` naming the byte offset and the frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from tools.pcap_decode import LINK_DECODERS
+from tools.pcap_records import Segment
+
+PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+# pcapng block types (draft-ietf-opsawg-pcapng §4).
+BLOCK_IDB, BLOCK_OPB, BLOCK_SPB, BLOCK_EPB = 1, 2, 3, 6
+IDB_OPT_TSRESOL, IDB_OPT_TSOFFSET = 9, 14
+
+MAX_FRAME = 256 * 1024  # a larger captured length than this is a corrupt length field
+MAX_BLOCK = 16 * 1024 * 1024  # other pcapng blocks (names, statistics) stay below this
+CHUNK = 1 << 20
+
+
+class PcapError(ValueError):
+    """The capture is not readable from `offset` on; `frame` is the frame being read."""
+
+    def __init__(self, reason: str, offset: int, frame: int) -> None:
+        super().__init__(f"frame {frame} at byte {offset}: {reason}")
+        self.reason, self.offset, self.frame = reason, offset, frame
+
+
+class _Stream:
+    """A read buffer over a binary stream: callers parse in place with unpack_from."""
+
+    __slots__ = ("file", "buf", "pos", "end", "consumed", "eof")
+
+    def __init__(self, file: BinaryIO, head: bytes) -> None:
+        self.file, self.buf, self.pos, self.end = file, head, 0, len(head)
+        self.consumed, self.eof = 0, False  # bytes dropped before buf[0]
+
+    def offset(self) -> int:
+        return self.consumed + self.pos
+
+    def fill(self, need: int) -> bool:
+        """Make `need` bytes available at pos; False if the stream ends first."""
+        while self.end - self.pos < need:
+            if self.eof:
+                return False
+            more = self.file.read(max(CHUNK, need))
+            if not more:
+                self.eof = True
+                continue
+            self.consumed += self.pos
+            self.buf = self.buf[self.pos : self.end] + more
+            self.pos, self.end = 0, len(self.buf)
+        return True
+
+
+def _open(source) -> tuple[BinaryIO, bool]:
+    if isinstance(source, str) and source == "-":
+        return sys.stdin.buffer, False
+    if isinstance(source, str | bytes) or hasattr(source, "__fspath__"):
+        return open(source, "rb"), True  # noqa: SIM115 - closed by iter_raw
+    return source, False
+
+
+def iter_raw(source, head: bytes = b"") -> Iterator[tuple]:
+    """Raw TCP tuples from a capture; `head` is bytes already read from the stream."""
+    file, owned = _open(source)
+    with contextlib.ExitStack() as stack:
+        if owned:
+            stack.enter_context(file)
+        stream = _Stream(file, head)
+        if not stream.fill(4):
+            raise PcapError("not a capture file: too short for a magic number", 0, 0)
+        magic = struct.unpack_from("<I", stream.buf, 0)[0]
+        if magic == PCAPNG_SHB:
+            yield from _pcapng(stream)
+        elif magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
+            yield from _classic(stream, "<")
+        elif struct.unpack_from(">I", stream.buf, 0)[0] in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
+            yield from _classic(stream, ">")
+        else:
+            raise PcapError(f"not a pcap or pcapng file (magic 0x{magic:08x})", 0, 0)
+
+
+def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
+    if not stream.fill(24):
+        raise PcapError("file header cut short (24 bytes needed)", 0, 0)
+    magic, _major, _minor, _zone, _sigfigs, snaplen, linktype = struct.unpack_from(
+        order + "IHHiIII", stream.buf, 0
+    )
+    frac_scale = 1e-9 if magic == PCAP_MAGIC_NS else 1e-6
+    linktype &= 0x0FFFFFFF  # the upper bits carry the FCS length (pcap-linktype(7))
+    decode = LINK_DECODERS.get(linktype)
+    if decode is None:
+        raise PcapError(f"link type {linktype} is not supported", 20, 0)
+    limit = max(snaplen, MAX_FRAME) if snaplen <= MAX_FRAME * 4 else MAX_FRAME * 4
+    record = struct.Struct(order + "IIII").unpack_from
+    stream.pos = 24
+    frame = 0
+    buf, pos, end = stream.buf, stream.pos, stream.end
+    while True:
+        if end - pos < 16:  # refill only at a chunk's edge; parse in place otherwise
+            stream.pos = pos
+            if not stream.fill(16):
+                if stream.end > stream.pos:
+                    raise PcapError(
+                        f"record header cut short ({stream.end - stream.pos} of 16 bytes)",
+                        stream.offset(),
+                        frame + 1,
+                    )
+                return
+            buf, pos, end = stream.buf, stream.pos, stream.end
+        frame += 1
+        sec, frac, caplen, origlen = record(buf, pos)
+        if caplen > limit:
+            stream.pos = pos
+            raise PcapError(
+                f"captured length {caplen} is absurd (snaplen {snaplen})", stream.offset(), frame
+            )
+        start = pos + 16
+        pos = start + caplen
+        if pos > end:
+            stream.pos = start - 16
+            if not stream.fill(16 + caplen):
+                raise PcapError(
+                    f"record cut short: {caplen} bytes announced, "
+                    f"{stream.end - stream.pos - 16} left",
+                    stream.offset(),
+                    frame,
+                )
+            buf, end = stream.buf, stream.end
+            start = stream.pos + 16
+            pos = start + caplen
+        decoded = decode(buf, start, pos, start + (origlen if origlen > caplen else caplen))
+        if decoded is not None:
+            yield (frame, sec + frac * frac_scale, *decoded)
+
+
+class _Interface:
+    __slots__ = ("decode", "linktype", "tick", "offset", "snaplen")
+
+    def __init__(self, linktype: int, snaplen: int, tick: float, offset: int) -> None:
+        self.linktype, self.snaplen, self.tick, self.offset = linktype, snaplen, tick, offset
+        self.decode = LINK_DECODERS.get(linktype)
+
+
+def _idb_options(buf, pos: int, end: int, order: str) -> tuple[float, int]:
+    """if_tsresol as seconds per tick and if_tsoffset in seconds (defaults 1e-6, 0)."""
+    tick, offset = 1e-6, 0
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", buf, pos)
+        if code == 0:
+            break
+        value = pos + 4
+        if value + length > end:
+            break
+        if code == IDB_OPT_TSRESOL and length >= 1:
+            resol = buf[value]
+            tick = 2.0 ** -(resol & 0x7F) if resol & 0x80 else 10.0**-resol
+        elif code == IDB_OPT_TSOFFSET and length == 8:
+            offset = struct.unpack_from(order + "q", buf, value)[0]
+        pos = value + (length + 3) // 4 * 4
+    return tick, offset
+
+
+def _pcapng(stream: _Stream) -> Iterator[tuple]:
+    order = "<"
+    interfaces: list[_Interface] = []
+    frame = 0
+    while True:
+        if not stream.fill(12):
+            if stream.end > stream.pos:
+                raise PcapError("block header cut short", stream.offset(), frame + 1)
+            return
+        buf, pos = stream.buf, stream.pos
+        block_type = struct.unpack_from(order + "I", buf, pos)[0]
+        if block_type == PCAPNG_SHB:  # a new section: its own byte order and interfaces
+            bom = struct.unpack_from("<I", buf, pos + 8)[0]
+            if bom == PCAPNG_BYTE_ORDER_MAGIC:
+                order = "<"
+            elif struct.unpack_from(">I", buf, pos + 8)[0] == PCAPNG_BYTE_ORDER_MAGIC:
+                order = ">"
+            else:
+                raise PcapError("section header with a bad byte-order magic", stream.offset(), 0)
+            interfaces = []
+        block_len = struct.unpack_from(order + "I", buf, pos + 4)[0]
+        is_packet = block_type in (BLOCK_EPB, BLOCK_SPB, BLOCK_OPB)
+        if is_packet:
+            frame += 1
+        if block_len < 12 or block_len % 4:
+            raise PcapError(f"block length {block_len} is invalid", stream.offset(), frame)
+        if block_len > (MAX_FRAME + 64 if is_packet else MAX_BLOCK):
+            raise PcapError(f"block length {block_len} is absurd", stream.offset(), frame)
+        if not stream.fill(block_len):
+            raise PcapError(
+                f"block cut short: {block_len} bytes announced, {stream.end - stream.pos} left",
+                stream.offset(),
+                frame,
+            )
+        buf, pos = stream.buf, stream.pos
+        end = pos + block_len - 4
+        if struct.unpack_from(order + "I", buf, end)[0] != block_len:
+            raise PcapError("block lengths disagree (corrupt block)", stream.offset(), frame)
+        if is_packet:
+            decoded = _packet_block(block_type, buf, pos, end, order, interfaces, stream, frame)
+            if decoded is not None:
+                yield decoded
+        elif block_type == BLOCK_IDB:
+            if end - pos < 16:
+                raise PcapError("interface block cut short", stream.offset(), frame)
+            linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
+            tick, offset = _idb_options(buf, pos + 16, end, order)
+            interfaces.append(_Interface(linktype, snaplen, tick, offset))
+        stream.pos = pos + block_len
+
+
+def _packet_block(block_type, buf, pos, end, order, interfaces, stream, frame):
+    if block_type == BLOCK_SPB:
+        if not interfaces:
+            raise PcapError("packet before any interface block", stream.offset(), frame)
+        iface = interfaces[0]
+        origlen = struct.unpack_from(order + "I", buf, pos + 8)[0]
+        data = pos + 12
+        caplen = min(origlen, end - data, iface.snaplen or origlen)
+        when = 0.0  # a simple packet block carries no timestamp
+    else:
+        if block_type == BLOCK_EPB:
+            if_id, ts_high, ts_low, caplen, origlen = struct.unpack_from(
+                order + "IIIII", buf, pos + 8
+            )
+        else:
+            if_id, _drops, ts_high, ts_low, caplen, origlen = struct.unpack_from(
+                order + "HHIIII", buf, pos + 8
+            )
+        data = pos + 28
+        if if_id >= len(interfaces):
+            raise PcapError(f"packet names interface {if_id}, not defined", stream.offset(), frame)
+        iface = interfaces[if_id]
+        if data + caplen > end:
+            raise PcapError(f"captured length {caplen} overruns its block", stream.offset(), frame)
+        when = ((ts_high << 32) | ts_low) * iface.tick + iface.offset
+    if iface.decode is None:
+        raise PcapError(f"link type {iface.linktype} is not supported", stream.offset(), frame)
+    decoded = iface.decode(buf, data, data + caplen, data + max(caplen, origlen))
+    if decoded is None:
+        return None
+    return (frame, when, *decoded)
+
+
+_NTOP = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+def segment_from_raw(raw: tuple, names: dict[bytes, str] | None = None) -> Segment:
+    """A `Segment` from a raw tuple (addresses to text; `names` caches them)."""
+    names = {} if names is None else names
+    ipver, src, dst = raw[2], raw[3], raw[5]
+    src_text = names.get(src) or names.setdefault(src, socket.inet_ntop(_NTOP[ipver], src))
+    dst_text = names.get(dst) or names.setdefault(dst, socket.inet_ntop(_NTOP[ipver], dst))
+    return Segment(raw[0], raw[1], ipver, src_text, raw[4], dst_text, *raw[6:])
+
+
+def read_segments(source, head: bytes = b"") -> Iterator[Segment]:
+    """`Segment`s of every TCP packet in a capture (path, "-" or binary file object)."""
+    names: dict[bytes, str] = {}
+    for raw in iter_raw(source, head):
+        yield segment_from_raw(raw, names)
