@@ -50,9 +50,11 @@ def _field(option: wscale.Option, value, datalist: str) -> str:
         )
     extra = f' list="{datalist}"' if option.name == "kernel" else ""
     shown = "" if value in (None, False) else f' value="{escape(str(value))}"'
-    placeholder = escape(
-        option.default or ("era default" if option.name.startswith("rmem") else "")
-    )
+    if option.default:
+        extra += f' data-default="{escape(option.default)}"'
+    if option.required:
+        extra += " data-required"
+    placeholder = escape(option.default or "")
     return (
         f'<label><span class="wscale-name">{name}</span> '
         f'<input type="text" name="{name}" autocomplete="off" spellcheck="false"'
