@@ -26,7 +26,6 @@ from tools.pcap_annotate_out import (
     Progress,
     Rows,
     write_csv,
-    write_summary,
     write_text,
 )
 from tools.pcap_read import PcapError, iter_raw
@@ -185,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                 records = Progress(records, stream.file, size, sys.stderr)
             rows = Rows(records, Tracker(args.assume_shift))
             if args.summary:
-                write_summary(rows, out, as_json=args.json)
+                from tools.pcap_summary import write_summary
+
+                write_summary(annotate(records, args.assume_shift), out, as_json=args.json)
             elif args.json:
                 JsonWriter(out).write(rows)
             elif args.csv:

@@ -45,6 +45,8 @@ FLAG_LETTERS += ((ECE, "E"), (CWR, "W"))
 FLAG_TEXT = tuple(
     "".join(letter for bit, letter in FLAG_LETTERS if bits & bit) or "none" for bits in range(256)
 )
+# How the text lines show a window whose scale factor is not a multiplier.
+WINDOW_WORDS = {None: "(SYN: never scaled)", -1: "(scale unknown)", -2: "(no scaling)"}
 BATCH = 2048
 CONNECTION_CACHE = 4096
 _FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
@@ -173,8 +175,9 @@ def text_line(raw: tuple, result: tuple) -> str:
     parts.append(f"seq {seq}:{seq + length}" if length else f"seq {seq}")
     if flags & ACK:
         parts.append(f"ack {ack}")
-    scale = "syn" if scalefactor is None else str(scalefactor)
-    parts.append(f"win {raw[10]} x{scale} = {window_size}")
+    parts.append(
+        f"win {raw[10]} {WINDOW_WORDS.get(scalefactor, f'x{scalefactor}')} = {window_size}"
+    )
     parts.append(f"length {length}")
     if in_flight is not None:
         parts.append(f"in flight {in_flight}")
@@ -221,9 +224,3 @@ class Progress:
             yield raw
         self.err.write("\r" + " " * 60 + "\r")
         self.err.flush()
-
-
-def write_summary(rows: Rows, out, as_json: bool = False) -> None:
-    from tools.pcap_summary import summarize
-
-    summarize(rows, out, as_json)
