@@ -16,13 +16,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from dataclasses import asdict
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
 
+from . import vcb_model as model
+from .vcb_batch import batch_bytes, render_batch
+from .vcb_build import PARAMS, build, parameter_names
+from .vcb_catalog import edit_catalog, read_catalog, write_catalog
+from .vcb_freeze import GUESTS, freeze_scripts
+from .vcb_job import (
+    BATCH_CODEPAGES,
+    JobSettings,
+    from_vcbvmname,
+    job_vms,
+    parse_vcbvmname,
+    parse_vm_list,
+    render_sh,
+)
 from .vcb_lint import CODES, LintResult, Problem, is_vcb_command, lint
 from .vcb_model import VcbError
+from .vcb_reference import FORMATS, render
 
-__all__ = ["CODES", "LintResult", "Problem", "VcbError", "is_vcb_command", "lint", "main"]
+__all__ = ["CODES", "LintResult", "Problem", "VcbError", "build", "is_vcb_command", "lint", "main"]
 
 
 def read_text(path: str) -> str:
@@ -81,6 +99,141 @@ def _run_lint(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def write_file(path: Path, data: bytes, executable: bool = False) -> None:
+    """Write through a temporary file and rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o755 if executable else 0o644)
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise VcbError(f"{path}: {error.strerror}") from error
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    names = parameter_names(args.vcb_command) if args.vcb_command in model.COMMANDS else ()
+    given = {name: getattr(args, name) for name in ALL_PARAMS if getattr(args, name) is not None}
+    for name in given:
+        if names and name not in names:
+            raise VcbError(f"{args.vcb_command} takes no --{name.replace('_', '-')}")
+    built = build(args.vcb_command, given, args.shell, args.style)
+    if args.json:
+        _print_json(
+            {
+                "ok": True,
+                "command": built.command_line,
+                "shell": built.shell,
+                "problems": [asdict(problem) for problem in built.result.problems],
+            }
+        )
+        return 0
+    print(built.command_line)
+    for problem in built.result.problems:
+        print(f"{problem.severity}: {problem.code}: {problem.message}", file=sys.stderr)
+    return 0
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    if args.from_vcbvmname:
+        vms = from_vcbvmname(parse_vcbvmname(read_text(args.from_vcbvmname)))
+    else:
+        vms = job_vms(parse_vm_list(read_text(args.vms)))
+    settings = JobSettings(
+        args.proxy_root or args.console_root or "",
+        args.host or "",
+        args.user or "",
+        args.type,
+        args.mode or "",
+        not args.no_unmount,
+    )
+    outputs: dict[str, bytes] = {}
+    if args.format in ("batch", "both"):
+        if not args.proxy_root:
+            raise VcbError("the batch file needs --proxy-root (e.g. E:\\VCB)")
+        text = render_batch(vms, replace(settings, dest_root=args.proxy_root), args.batch_encoding)
+        outputs["vcb-job.bat"] = batch_bytes(text, args.batch_encoding)
+    if args.format in ("sh", "both"):
+        if not args.console_root:
+            raise VcbError("the sh script needs --console-root (e.g. /vmimages)")
+        outputs["vcb-job.sh"] = render_sh(
+            vms, replace(settings, dest_root=args.console_root)
+        ).encode()
+    if args.output_dir is None:
+        if len(outputs) != 1:
+            raise VcbError("two scripts: give --output-dir, or --format batch or sh")
+        sys.stdout.buffer.write(next(iter(outputs.values())))
+        return 0
+    for name, data in sorted(outputs.items()):
+        write_file(Path(args.output_dir) / name, data, executable=name.endswith(".sh"))
+    if args.json:
+        _print_json(
+            {
+                "ok": True,
+                "files": sorted(str(Path(args.output_dir) / name) for name in outputs),
+                "vms": [asdict(vm) for vm in vms],
+            }
+        )
+    else:
+        for name in sorted(outputs):
+            print(Path(args.output_dir) / name)
+    return 0
+
+
+def _run_freeze(args: argparse.Namespace) -> int:
+    scripts = freeze_scripts(args.guest, args.service, args.order)
+    if args.output_dir:
+        for script in scripts:
+            data = script.text.encode() if script.shell == "sh" else batch_bytes(script.text)
+            name = script.path.replace("\\", "/").rsplit("/", 1)[-1]
+            write_file(Path(args.output_dir) / name, data, executable=script.shell == "sh")
+    if args.json:
+        _print_json({"ok": True, "scripts": [asdict(script) for script in scripts]})
+    elif not args.output_dir:
+        for script in scripts:
+            print(f"==> {script.path} <==\n{script.text}")
+    return 0
+
+
+def _run_catalog(args: argparse.Namespace) -> int:
+    catalog = read_catalog(read_text(args.file))
+    if args.action == "show":
+        if args.json:
+            _print_json({"ok": True, "catalog": catalog.as_dict()})
+        else:
+            width = max(len(key) for key in catalog.as_dict())
+            for key, value in catalog.as_dict().items():
+                print(f"{key:<{width}}  {value}")
+        return 0
+    if not args.output:
+        raise VcbError("catalog edit needs --output (a new file, or - for stdout)")
+    if args.output != "-" and Path(args.output).exists():
+        raise VcbError(f"{args.output}: exists already; keep the original catalog, write a copy")
+    edited, changes = edit_catalog(catalog, args.name, args.datastore, args.host, args.resourcepool)
+    text = write_catalog(edited)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        write_file(Path(args.output), text.encode())
+    for change in changes:
+        print(change, file=sys.stderr)
+    return 0
+
+
+def _run_reference(args: argparse.Namespace) -> int:
+    sys.stdout.write(render(args.format, args.commands or None))
+    return 0
+
+
+ALL_PARAMS = sorted({name for command in PARAMS for name in parameter_names(command)})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.vcb",
@@ -93,6 +246,59 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="warnings also make exit status 1")
     check.add_argument("--json", action="store_true")
     check.set_defaults(run=_run_lint)
+
+    maker = commands.add_parser("build", help="a checked command line from named parameters")
+    maker.add_argument("vcb_command", metavar="COMMAND", help=", ".join(model.COMMANDS))
+    for name in ALL_PARAMS:
+        if name == "cycle_id":
+            maker.add_argument("--cycle-id", dest=name, action="store_const", const="true")
+        else:
+            maker.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="VALUE")
+    maker.add_argument("--shell", choices=("cmd", "sh"), help="default: where the command runs")
+    maker.add_argument(
+        "--style", choices=("short", "full"), default="short", help="full: the program's whole path"
+    )
+    maker.add_argument("--json", action="store_true")
+    maker.set_defaults(run=_run_build)
+
+    job = commands.add_parser("job", help="a batch file and an sh script that back up many VMs")
+    source = job.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vms", metavar="FILE", help="one VM per line: a spec, or a name")
+    source.add_argument("--from-vcbvmname", metavar="FILE", help="vcbVmName's output (- stdin)")
+    job.add_argument("--proxy-root", metavar="DIR", help="destination root on the proxy")
+    job.add_argument("--console-root", metavar="DIR", help="destination root on the console")
+    job.add_argument("--format", choices=("batch", "sh", "both"), default="both")
+    job.add_argument("--output-dir", metavar="DIR")
+    job.add_argument("--host")
+    job.add_argument("--user")
+    job.add_argument("--type", choices=("fullvm", "file"), default="fullvm")
+    job.add_argument("--mode", choices=model.FLAGS["vcbMounter"]["-m"].choice_values)
+    job.add_argument("--no-unmount", action="store_true", help="leave the backups mounted")
+    job.add_argument("--batch-encoding", choices=tuple(BATCH_CODEPAGES), default="utf-8")
+    job.add_argument("--json", action="store_true")
+    job.set_defaults(run=_run_job)
+
+    freeze = commands.add_parser("freeze-scripts", help="pre-freeze/post-thaw guest scripts")
+    freeze.add_argument("--guest", choices=tuple(GUESTS), required=True)
+    freeze.add_argument("--service", required=True, help="the service to stop and start")
+    freeze.add_argument("--order", type=int, default=50, help="windows-vss: NN- file prefix")
+    freeze.add_argument("--output-dir", metavar="DIR")
+    freeze.add_argument("--json", action="store_true")
+    freeze.set_defaults(run=_run_freeze)
+
+    catalog = commands.add_parser("catalog", help="show or edit an export's catalog")
+    catalog.add_argument("action", choices=("show", "edit"))
+    catalog.add_argument("file", help="the catalog file, or - for stdin")
+    for name in ("name", "datastore", "host", "resourcepool"):
+        catalog.add_argument(f"--{name}")
+    catalog.add_argument("--output", help="edit: the new catalog file, or - for stdout")
+    catalog.add_argument("--json", action="store_true")
+    catalog.set_defaults(run=_run_catalog)
+
+    reference = commands.add_parser("reference", help="the command reference")
+    reference.add_argument("commands", nargs="*", metavar="COMMAND")
+    reference.add_argument("--format", choices=FORMATS, default="markdown")
+    reference.set_defaults(run=_run_reference)
     return parser
 
 

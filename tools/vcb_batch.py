@@ -1,0 +1,160 @@
+"""The Windows batch file of a backup job (the sh script's twin, see tools/vcb_job.py).
+
+Quoting rule, stated once: a value is assigned as `set "NAME=value"` with `%` written
+`%%`, and only ever used inside double quotes as `"%NAME%"`. Inside double quotes cmd.exe
+keeps `& | < > ( ) ^` literal; percent expansion is one pass, so an expanded `%` is not
+expanded again; delayed expansion is off, so `!` is literal. Values never go through
+`call` (which would expand `%` a second time and double `^`). A `"` inside a value
+cannot be passed this way and is refused; line breaks are refused.
+"""
+
+from __future__ import annotations
+
+from .vcb_job import BATCH_CODEPAGES, JobSettings, JobVm, backup_words, check_root
+from .vcb_model import VcbError
+
+BATCH_FORBIDDEN = {'"': "a double quote", "\r": "a line break", "\n": "a line break"}
+
+
+def batch_value(value: str, what: str, argument: bool = False) -> str:
+    """The text of `set "NAME=..."`: `%` doubled; for an argument, trailing `\\` doubled."""
+    for char, name in BATCH_FORBIDDEN.items():
+        if char in value:
+            raise VcbError(
+                f"{what} {value!r} contains {name}, which a batch file cannot pass "
+                "inside quotes (back the VM up by moref: instead)"
+            )
+    text = value.replace("%", "%%")
+    if argument:  # "...\" would make the C runtime read \" as a literal quote
+        text += "\\" * (len(text) - len(text.rstrip("\\")))
+    return text
+
+
+def batch_set(name: str, value: str, what: str, argument: bool = False) -> str:
+    return f'set "{name}={batch_value(value, what, argument)}"'
+
+
+BATCH_HEAD = r"""@echo off
+rem VCB backup job written by opskb (python -m tools.vcb job): {count} VM(s).
+rem Per VM: refuse an existing destination, run vcbMounter, check its exit status, log,
+rem run the program named by VCB_ARCHIVE when set (it reads VCB_DEST and VCB_LABEL),
+rem unmount, then print a summary.
+rem Exit status: 0 when every VM was backed up, 1 when any failed. A failure never stops
+rem the other VMs. Login comes from config\config.js: no password here.
+rem vcbMounter -U (the unmount) is not confirmed by a cited source: check vcbMounter -h.
+setlocal EnableExtensions DisableDelayedExpansion
+chcp {codepage} >nul
+set "VCB_BIN=vcbMounter.exe"
+if defined VCBMOUNTER set "VCB_BIN=%VCBMOUNTER%"
+{log_set}
+if defined VCB_JOB_LOG set "VCB_LOG=%VCB_JOB_LOG%"
+set "VCB_FAILURES=%VCB_LOG%.failed"
+if exist "%VCB_FAILURES%" del "%VCB_FAILURES%"
+set /a VCB_SUCCEEDED=0
+set /a VCB_FAILED=0
+"""
+BATCH_VM = """
+{label}
+{spec}
+{dest}
+call :backup_one
+"""
+BATCH_TAIL = r"""
+>>"%VCB_LOG%" echo SUMMARY: %VCB_SUCCEEDED% backed up, %VCB_FAILED% failed
+echo SUMMARY: %VCB_SUCCEEDED% backed up, %VCB_FAILED% failed
+if %VCB_FAILED% equ 0 exit /b 0
+echo failed:
+type "%VCB_FAILURES%"
+exit /b 1
+
+:backup_one
+if exist "%VCB_DEST%" (
+    call :fail "destination exists already; vcbMounter needs a new directory"
+    goto :eof
+)
+>>"%VCB_LOG%" echo START "%VCB_LABEL%" -^> "%VCB_DEST%"
+"%VCB_BIN%"{login} -a "%VCB_SPEC%" -r "%VCB_DEST%"{backup} >>"%VCB_LOG%" 2>&1
+if %ERRORLEVEL% neq 0 (
+    call :fail "vcbMounter exited with status %ERRORLEVEL%"
+    goto :eof
+)
+if defined VCB_ARCHIVE (
+    call "%VCB_ARCHIVE%"
+    if errorlevel 1 (
+        call :fail "archive step failed; left mounted"
+        goto :eof
+    )
+)
+{unmount}>>"%VCB_LOG%" echo OK "%VCB_LABEL%"
+echo OK "%VCB_LABEL%"
+set /a VCB_SUCCEEDED+=1
+goto :eof
+
+:fail
+rem The message argument is one of this file's fixed texts, never a VM's name.
+>>"%VCB_LOG%" echo FAIL "%VCB_LABEL%": %~1
+echo FAIL "%VCB_LABEL%": %~1
+>>"%VCB_FAILURES%" echo   "%VCB_LABEL%"
+set /a VCB_FAILED+=1
+goto :eof
+"""
+BATCH_UNMOUNT = """"%VCB_BIN%"{login} -U "%VCB_DEST%" >>"%VCB_LOG%" 2>&1
+if %ERRORLEVEL% neq 0 (>>"%VCB_LOG%" echo WARN "%VCB_LABEL%": unmount failed)
+"""
+
+
+def _batch_login(settings: JobSettings) -> str:
+    words = ""
+    if settings.host:
+        words += f' -h "{batch_value(settings.host, "host", argument=True)}"'
+    if settings.user:
+        words += f' -u "{batch_value(settings.user, "user", argument=True)}"'
+    return words
+
+
+def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = "utf-8") -> str:
+    """The batch file's text (CRLF line ends and the encoding are applied when written)."""
+    if encoding not in BATCH_CODEPAGES:
+        raise VcbError(f"batch encoding {encoding!r}: expected {', '.join(BATCH_CODEPAGES)}")
+    check_root(settings.dest_root)
+    root = settings.dest_root.rstrip("\\")
+    if not (len(root) >= 2 and root[1] == ":" and root[0].isalpha() or root.startswith("\\\\")):
+        raise VcbError(
+            f"destination root {settings.dest_root!r}: the proxy needs a path such "
+            "as E:\\VCB (drive letter and backslash) or \\\\server\\share"
+        )
+    if len(root) == 2:
+        root += "\\"  # E: alone would be drive-relative
+    login = _batch_login(settings)
+    head = BATCH_HEAD.format(
+        count=len(vms),
+        codepage=BATCH_CODEPAGES[encoding],
+        log_set=batch_set("VCB_LOG", f"{root.rstrip(chr(92))}\\vcb-job.log", "log path"),
+    )
+    body = "".join(
+        BATCH_VM.format(
+            label=batch_set("VCB_LABEL", vm.label.replace('"', "'"), "VM name"),
+            spec=batch_set("VCB_SPEC", vm.spec, "VM spec", argument=True),
+            dest=batch_set("VCB_DEST", f"{root.rstrip(chr(92))}\\{vm.directory}", "destination"),
+        )
+        for vm in vms
+    )
+    tail = BATCH_TAIL.format(
+        login=login,
+        backup=backup_words(settings),
+        unmount=BATCH_UNMOUNT.format(login=login) if settings.unmount else "",
+    )
+    text = head + body + tail
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError as error:
+        raise VcbError(
+            f"{text[error.start : error.end]!r} cannot be written in {encoding}; "
+            "use --batch-encoding utf-8"
+        ) from error
+    return text
+
+
+def batch_bytes(text: str, encoding: str = "utf-8") -> bytes:
+    """CRLF line ends, as cmd.exe expects (labels after LF-only lines can be missed)."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode(encoding)
