@@ -14,10 +14,8 @@
     fields: ["title", "tags", "summary", "text"],
     storeFields: ["title", "url", "summary", "tags"],
     idField: "url",
-    extractField: function (document, field) {
-      var value = document[field];
-      return Array.isArray(value) ? value.join(" ") : value;
-    },
+    // Tags are a list: MiniSearch's default stringifyField joins it with commas, and its
+    // tokenizer splits there, so each tag is a term and the stored field stays a list.
     searchOptions: {
       boost: { title: 4, tags: 3, summary: 1.5 },
       prefix: true,
