@@ -1,0 +1,108 @@
+"""The in-page calculator in real Chromium: every vector of wscale_vectors.json typed into the form.
+
+A tiny site with one ```wscale block is built into a temporary directory with the real
+settings and theme, served on loopback, and driven through Playwright.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools.site import build
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = json.loads((ROOT / "tests" / "data" / "wscale_vectors.json").read_text())["vectors"]
+POST = """Title: Calculator
+Date: 2024-01-01
+Slug: calculator
+
+```wscale
+effective: 92 6
+```
+"""
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def calculator_url(tmp_path_factory, serve_dir) -> str:
+    base = tmp_path_factory.mktemp("wscale-site")
+    (base / "content" / "posts").mkdir(parents=True)
+    (base / "content" / "posts" / "calculator.md").write_text(POST, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        errors = build(ROOT / "pelicanconf.py", base / "output", {"PATH": str(base / "content")})
+    assert errors == []
+    return serve_dir(base / "output") + "/posts/calculator/"
+
+
+@pytest.fixture(scope="module")
+def calculator(browser, calculator_url):
+    """One page for the module: each test types over the fields it uses."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(calculator_url)
+    page.click(".wscale-calculator summary")
+    page.wait_for_selector("form.wscale-calc[data-ready=true]")
+    yield page
+    context.close()
+    assert problems == [], problems  # CSP violations and script errors land here
+
+
+def section(page, command: str):
+    return page.locator(f'form.wscale-calc fieldset[data-section="{command}"]')
+
+
+def type_inputs(page, command: str, inputs: dict) -> None:
+    fieldset = section(page, command)
+    for field in fieldset.locator("input[name]").all():
+        name = field.get_attribute("name")
+        value = inputs.get(name)
+        if field.get_attribute("type") == "checkbox":
+            field.set_checked(bool(value))
+        else:
+            field.fill("" if value is None else str(value))
+
+
+def read_output(page, command: str, key: str):
+    value = section(page, command).locator(f'output[data-out="{key}"]').get_attribute("data-value")
+    assert value is not None, f"{command}: no {key} shown"
+    return None if value == "null" else float(value)
+
+
+def test_form_is_prefilled_from_the_block(calculator):  # runs first: nothing typed yet
+    assert section(calculator, "effective").locator("input[name=raw]").input_value() == "92"
+    assert read_output(calculator, "effective", "effective_window") == 5888
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
+def test_vector_typed_into_the_form(calculator, vector):
+    command = vector["command"]
+    type_inputs(calculator, command, vector["input"])
+    error = section(calculator, command).locator('[data-out="error"]').text_content()
+    assert error == "", error
+    for key, expected in vector["expected"].items():
+        shown = read_output(calculator, command, key)
+        assert shown == pytest.approx(expected, abs=vector.get("tolerance", 0)), key
+    warning = section(calculator, command).locator('[data-out="warnings"]').text_content()
+    assert bool(warning) == vector.get("expect_warning", False), warning
+
+
+def test_bad_input_shows_one_error_and_no_result(calculator):
+    type_inputs(calculator, "kernel", {"kernel": "2.4"})
+    error = section(calculator, "kernel").locator('[data-out="error"]').text_content()
+    assert "unknown kernel version" in error
+    shift = section(calculator, "kernel").locator('output[data-out="shift"]')
+    assert shift.get_attribute("data-value") is None
+
+
+def test_era_defaults_show_as_placeholders(calculator):
+    type_inputs(calculator, "kernel", {"kernel": "4.20"})
+    rmem = section(calculator, "kernel").locator("input[name=rmem]")
+    assert rmem.get_attribute("placeholder") == "4096 131072 6291456"
