@@ -36,6 +36,11 @@ publish: $(VENV)/.installed
 test: html
 	$(PY) -m pytest
 
+# The window-scale lab on this machine's kernel (needs root): reruns every default scenario
+# and refreshes the results and trimmed captures the TCP post renders (content/lab/).
+lab: $(VENV)/.installed
+	$(PY) -m tools.wscale_lab run --out content/lab --trim 100
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -21,6 +21,7 @@ REQUIRED_SCENARIO = (
     "syn_shift_received",
     "synack_shift_received",
     "client_first_window",
+    "handshake_rtt_ms",
     "bytes",
     "seconds",
     "throughput",
@@ -101,6 +102,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("SYN-ACK shift", lambda s: shift_text(s["synack_shift_received"])),
     Column("client raw window", lambda s: str(s["client_first_window"] or "-")),
+    Column("handshake RTT", lambda s: f"{s['handshake_rtt_ms']:.1f} ms"),
     Column("bytes in", lambda s: f"{s['bytes']:,} in {s['seconds']:.2f} s"),
     Column("throughput", lambda s: rate_text(s["throughput"])),
 )
@@ -131,3 +133,39 @@ def format_table(results: dict) -> str:
             "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
         )
     return "\n".join(lines)
+
+
+BLOCK_OPTIONS = ("file", "scenarios")
+DEFAULT_BLOCK_FILE = "../lab/results.json"
+REFRESH_COMMAND = "make lab"
+
+
+@dataclass(frozen=True, slots=True)
+class LabTable:
+    """What a ```lab block shows: caption, headings, rows, and the command that remakes it."""
+
+    caption: str
+    headings: list[str]
+    rows: list[list[str]]
+    command: str
+
+
+def block_table(post: Path, options: dict[str, str], body: str) -> LabTable:
+    """The table of a ```lab block: `file=` results relative to the post, `scenarios=a,b` rows."""
+    unknown = sorted(set(options) - set(BLOCK_OPTIONS))
+    if unknown:
+        raise LabResultsError(f"unknown option {unknown[0]!r} (known: {', '.join(BLOCK_OPTIONS)})")
+    if body.strip():
+        raise LabResultsError("a lab block has no body; its options name the results file")
+    results = load_results(Path(post).parent / options.get("file", DEFAULT_BLOCK_FILE))
+    if "scenarios" in options:
+        by_name = {scenario["name"]: scenario for scenario in results["scenarios"]}
+        names = [name.strip() for name in options["scenarios"].split(",") if name.strip()]
+        missing = [name for name in names if name not in by_name]
+        if missing or not names:
+            raise LabResultsError(
+                f"scenarios: {missing[0] if missing else '(none)'!r} is not in the results"
+            )
+        results = {**results, "scenarios": [by_name[name] for name in names]}
+    headings, rows = table(results)
+    return LabTable(caption(results), headings, rows, REFRESH_COMMAND)

@@ -197,6 +197,7 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
         "synack_shift_sent": server_view.synack_shift,
         "synack_shift_received": client_view.synack_shift,
         "middlebox_syns": [[e["shift_in"], e["shift_out"]] for e in events if e["event"] == "syn"],
+        "middlebox_dropped": next(e["dropped"] for e in events if e["event"] == "stats"),
         "client_syn_window": client_view.syn_window,
         "client_first_window": client_view.client_first_window,
         "handshake_rtt_ms": client_view.rtt_ms,
