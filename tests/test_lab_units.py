@@ -258,6 +258,7 @@ def result(name, sent, received, throughput, sysctls=None):
         "syn_shift_received": received,
         "synack_shift_received": 10,
         "client_first_window": 63,
+        "handshake_rtt_ms": 50.4,
         "bytes": 6048,
         "seconds": 4.9,
         "throughput": throughput,
@@ -287,7 +288,7 @@ def test_table_and_load_results(tmp_path):
     assert headings[0] == "scenario" and rows[0][3] == "10 → 0" and rows[1][3] == "none → none"
     assert rows[1][1] == "tcp_window_scaling=0"
     text = format_table(results)
-    assert text.startswith("Linux 6.1.0, measured 2026-01-02") and "1.23 kB/s" in text
+    assert text.startswith("Linux 6.1.0 on 2026-01-02") and "1.23 kB/s" in text
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     assert load_results(path) == results
@@ -346,3 +347,56 @@ def test_module_runs_as_a_user_would():
         timeout=60,
     )
     assert done.returncode == 0 and "small-rmem+rewrite" in done.stdout
+
+
+# --- the post's lab block ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def post_dir(tmp_path) -> Path:
+    """A posts/ directory with ../lab/results.json beside it, as in content/."""
+    scenarios = [result("<rewrite>", 10, 0, 1234), result("healthy", 10, 10, 9e6)]
+    results = {"kernel": "6.1.0", "date": "2026-01-02", "rtt_ms": 50, "size": 10, "seconds": 5}
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "results.json").write_text(json.dumps(results | {"scenarios": scenarios}))
+    (tmp_path / "posts").mkdir()
+    return tmp_path / "posts"
+
+
+def lab_block(post_dir, options, body=""):
+    from plugins.opskb_blocks.fences import Block, RenderContext, render_block
+
+    context = RenderContext(settings={})
+    html = render_block(Block("lab", options, body, post_dir / "p.md", 7), context)
+    return html, context.records
+
+
+def test_lab_block_renders_an_escaped_table_with_kernel_and_date(post_dir):
+    html, records = lab_block(post_dir, {})
+    assert "<td>&lt;rewrite&gt;</td>" in html and "<rewrite>" not in html
+    assert "Linux 6.1.0 on 2026-01-02" in html
+    assert '<th scope="col">SYN shift sent → received</th>' in html
+    assert 'data-copy="make lab"' in html
+    assert records[0]["language"] == "lab" and records[0]["line"] == 7
+
+
+@pytest.mark.parametrize(
+    "options, body, message",
+    [
+        ({"colour": "red"}, "", "unknown option 'colour'"),
+        ({}, "text", "has no body"),
+        ({"file": "../lab/missing.json"}, "", "lab/missing.json: no such results file"),
+        ({"scenarios": "nope"}, "", "'nope' is not in the results"),
+    ],
+)
+def test_lab_block_errors_name_the_post_and_line(post_dir, options, body, message):
+    from plugins.opskb_blocks.fences import BlockError
+
+    with pytest.raises(BlockError, match=message) as error:
+        lab_block(post_dir, options, body)
+    assert str(error.value).startswith(f"{post_dir / 'p.md'}:7: lab block: ")
+
+
+def test_lab_block_can_pick_scenarios(post_dir):
+    html, _ = lab_block(post_dir, {"scenarios": "healthy"})
+    assert "<td>healthy</td>" in html and "rewrite" not in html

@@ -8,6 +8,7 @@ read it through `load_results` and `table`, so both show the same columns.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,7 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
 
 def caption(results: dict) -> str:
     return (
-        f"Linux {results['kernel']}, measured {results['date']}: up to {results['size']:,} bytes "
+        f"Linux {results['kernel']} on {results['date']}: up to {results['size']:,} bytes "
         f"or {results['seconds']:g} s per transfer, {results['rtt_ms']:g} ms round trip"
     )
 
@@ -157,7 +158,8 @@ def block_table(post: Path, options: dict[str, str], body: str) -> LabTable:
         raise LabResultsError(f"unknown option {unknown[0]!r} (known: {', '.join(BLOCK_OPTIONS)})")
     if body.strip():
         raise LabResultsError("a lab block has no body; its options name the results file")
-    results = load_results(Path(post).parent / options.get("file", DEFAULT_BLOCK_FILE))
+    path = Path(os.path.normpath(Path(post).parent / options.get("file", DEFAULT_BLOCK_FILE)))
+    results = load_results(path)
     if "scenarios" in options:
         by_name = {scenario["name"]: scenario for scenario in results["scenarios"]}
         names = [name.strip() for name in options["scenarios"].split(",") if name.strip()]
