@@ -10,9 +10,12 @@ cannot be passed this way and is refused; line breaks are refused.
 
 from __future__ import annotations
 
+import re
+
 from .vcb_job import BATCH_CODEPAGES, JobSettings, JobVm, backup_words, check_root
 from .vcb_model import VcbError
 
+WINDOWS_ROOT = re.compile(r"[A-Za-z]:\\|\\\\[^\\]")
 BATCH_FORBIDDEN = {'"': "a double quote", "\r": "a line break", "\n": "a line break"}
 
 
@@ -117,14 +120,12 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
     if encoding not in BATCH_CODEPAGES:
         raise VcbError(f"batch encoding {encoding!r}: expected {', '.join(BATCH_CODEPAGES)}")
     check_root(settings.dest_root)
-    root = settings.dest_root.rstrip("\\")
-    if not (len(root) >= 2 and root[1] == ":" and root[0].isalpha() or root.startswith("\\\\")):
+    if not WINDOWS_ROOT.match(settings.dest_root):
         raise VcbError(
             f"destination root {settings.dest_root!r}: the proxy needs a path such "
             "as E:\\VCB (drive letter and backslash) or \\\\server\\share"
         )
-    if len(root) == 2:
-        root += "\\"  # E: alone would be drive-relative
+    root = settings.dest_root.rstrip("\\")
     login = _batch_login(settings)
     head = BATCH_HEAD.format(
         count=len(vms),
