@@ -132,6 +132,18 @@ def test_plain_text_strips_markup_and_keeps_words_apart():
     assert search_index.plain_text(html) == "Run vcbMounter now. a b C:\\> dir"
 
 
+def test_plain_text_leaves_out_what_the_build_adds_around_the_prose():
+    html = (
+        '<h2 id="a">Back up<a class="headerlink" href="#a">&para;</a></h2>'
+        '<figure class="snippet"><figcaption class="snippet-badge">checked: VCB model</figcaption>'
+        '<p class="snippet-flags"><span class="snippet-flag">needs root</span></p>'
+        '<div class="highlight"><pre>vcbMounter.exe -a <span>x</span></pre></div>'
+        '<p class="snippet-note">warning: <p>nested</p> -p puts the password</p></figure>'
+        "<p>After.</p>"
+    )
+    assert search_index.plain_text(html) == "Back up vcbMounter.exe -a x After."
+
+
 def test_documents_are_sorted_by_url_with_sorted_tags():
     records = [
         search_index.SearchRecord(

@@ -25,6 +25,9 @@ BREAKING = frozenset(
     " header hr li main nav ol p pre section table td th tr ul".split()
 )
 SILENT = frozenset({"script", "style", "template"})  # their text is not prose
+# What the build adds around the prose (permalink signs, snippet verdicts and flags):
+# a reader searches for what the post says, not for "checked" or "¶".
+SILENT_CLASSES = frozenset({"headerlink", "snippet-badge", "snippet-flags", "snippet-note"})
 
 
 class SearchIndexError(ValueError):
@@ -46,22 +49,27 @@ class _Text(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._silent = 0
+        self._silent_tag = ""  # the element being skipped, and how deep it nests in itself
+        self._silent_depth = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in SILENT:
-            self._silent += 1
+        if self._silent_depth:
+            self._silent_depth += tag == self._silent_tag
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        if tag in SILENT or classes & SILENT_CLASSES:
+            self._silent_tag, self._silent_depth = tag, 1
         elif tag in BREAKING:
             self.parts.append(" ")
 
     def handle_endtag(self, tag):
-        if tag in SILENT:
-            self._silent = max(0, self._silent - 1)
+        if self._silent_depth:
+            self._silent_depth -= tag == self._silent_tag
         elif tag in BREAKING:
             self.parts.append(" ")
 
     def handle_data(self, data):
-        if not self._silent:
+        if not self._silent_depth:
             self.parts.append(data)
 
 

@@ -12,7 +12,7 @@
   var root = form.getAttribute("data-root") || ".";
   var OPTIONS = {
     fields: ["title", "tags", "summary", "text"],
-    storeFields: ["title", "url", "summary", "tags"],
+    storeFields: ["title", "url", "summary", "tags", "text"],
     idField: "url",
     // Tags are a list: MiniSearch's default stringifyField joins it with commas, and its
     // tokenizer splits there, so each tag is a term and the stored field stays a list.
@@ -34,6 +34,38 @@
       node.textContent = text;
     }
     return node;
+  }
+
+  // The passage of the text around the first matched term, the terms marked.
+  // Built from text nodes and <mark> elements only: nothing is parsed as HTML.
+  function excerpt(text, terms) {
+    var lower = text.toLowerCase();
+    var first = -1;
+    terms.forEach(function (term) {
+      var at = lower.indexOf(term.toLowerCase());
+      if (at !== -1 && (first === -1 || at < first)) {
+        first = at;
+      }
+    });
+    if (first === -1) {
+      return null;
+    }
+    var start = Math.max(0, first - 80);
+    var end = Math.min(text.length, first + 160);
+    var passage = (start > 0 ? "\u2026" : "") + text.slice(start, end) + (end < text.length ? "\u2026" : "");
+    var pattern = new RegExp(
+      "(" + terms.map(function (term) {
+        return term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      }).join("|") + ")",
+      "gi"
+    );
+    var paragraph = element("p", "search-result-excerpt");
+    passage.split(pattern).forEach(function (part, index) {
+      paragraph.appendChild(
+        index % 2 === 1 ? element("mark", "", part) : document.createTextNode(part)
+      );
+    });
+    return paragraph;
   }
 
   function render(query) {
@@ -64,6 +96,10 @@
       item.appendChild(heading);
       if (result.summary) {
         item.appendChild(element("p", "search-result-summary", result.summary));
+      }
+      var passage = excerpt(result.text || "", result.terms || []);
+      if (passage) {
+        item.appendChild(passage);
       }
       if (result.tags && result.tags.length) {
         item.appendChild(element("p", "search-result-tags", "Tags: " + result.tags.join(", ")));
