@@ -1,0 +1,165 @@
+"""Window-scaling diagnoses on crafted transfers (scapy pcaps) and on the source's trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pcap_crafted import Transfer, write
+from test_pcap_text import SOURCE_TRACE
+
+from tools.pcap_annotate import annotate, annotate_file
+from tools.pcap_diagnose import diagnose
+from tools.pcap_records import ACK, SYN, Segment
+from tools.pcap_text import parse_lines
+from tools.pcap_wording import advice_for_shift, rate
+
+
+def diagnoses(spec: Transfer, tmp_path: Path) -> list:
+    rows = list(annotate_file(str(write(spec, tmp_path / "transfer.pcap"))))
+    assert {row.connection for row in rows} == {1}
+    return diagnose(rows)
+
+
+def codes(found) -> list[str]:
+    return sorted(d.code for d in found)
+
+
+@pytest.mark.parametrize("vantage", ["client", "server"])
+def test_healthy_scaled_transfer_has_no_finding(tmp_path, vantage):
+    assert diagnoses(Transfer(vantage=vantage), tmp_path) == []
+
+
+@pytest.mark.parametrize("vantage", ["client", "server"])
+def test_application_limited_transfer_has_no_finding(tmp_path, vantage):
+    spec = Transfer(burst=3000, idle_rounds=3, total=60_000, applied_shift=None, vantage=vantage)
+    assert diagnoses(spec, tmp_path) == []
+
+
+@pytest.mark.parametrize("vantage", ["client", "server"])
+def test_lossy_congestion_limited_transfer_has_no_finding(tmp_path, vantage):
+    spec = Transfer(lose_every=17, max_cwnd=60, vantage=vantage)
+    rows = list(annotate_file(str(write(spec, tmp_path / "lossy.pcap"))))
+    # The case is really lossy: some server segments start below data already sent.
+    data = [r.segment for r in rows if r.direction == "s2c" and r.segment.payload_len]
+    highest, resent = 0, 0
+    for segment in data:
+        resent += segment.seq + segment.payload_len <= highest
+        highest = max(highest, segment.seq + segment.payload_len)
+    assert resent >= 5
+    assert diagnose(rows) == []
+
+
+def test_peer_using_shift_0_seen_from_the_receiver(tmp_path):
+    (found,) = diagnoses(Transfer(applied_shift=0), tmp_path)
+    assert found.code == "peer-ignores-shift" and found.severity == "fault"
+    assert (found.estimated_shift, found.announced_shift, found.applied_shift) == (0, 6, 0)
+    assert found.frames[0] == 1  # the SYN that announced shift 6
+    assert "1.2.3.4:42501" in found.message and "203.16.234.85:80" in found.message
+
+
+def test_peer_using_shift_2_against_6(tmp_path):
+    (found,) = diagnoses(Transfer(applied_shift=2), tmp_path)
+    assert (found.code, found.estimated_shift, found.announced_shift) == (
+        "peer-ignores-shift",
+        2,
+        6,
+    )
+
+
+def test_peer_ignoring_shift_seen_at_the_sender(tmp_path):
+    """The sender's own stack ignores shift 6 that its capture shows: heuristic 1 there too."""
+    (found,) = diagnoses(Transfer(applied_shift=0, vantage="server"), tmp_path)
+    assert (found.code, found.estimated_shift) == ("peer-ignores-shift", 0)
+
+
+def test_shift_rewritten_to_0_seen_at_the_sender(tmp_path):
+    """The SYN arrives with shift 0; 5840 / ceil(5840/64) = 5840/92 ≈ 2^6 gives k = 6."""
+    spec = Transfer(applied_shift=0, shift_seen_by_server=0, vantage="server")
+    (found,) = diagnoses(spec, tmp_path)
+    assert found.code == "peer-ignores-shift"
+    assert (found.estimated_shift, found.applied_shift) == (6, 0)
+    assert found.frames == (1, 3)  # the SYN and the client's first window
+    assert "5840/92" in found.message
+
+
+def test_shift_rewritten_to_0_with_shift_3(tmp_path):
+    spec = Transfer(client_shift=3, applied_shift=0, shift_seen_by_server=0, vantage="server")
+    (found,) = diagnoses(spec, tmp_path)
+    assert found.estimated_shift == 3  # 5840 / ceil(5840/8) = 5840/730 = 2^3
+
+
+def test_scaling_disabled_names_the_64k_ceiling(tmp_path):
+    found = diagnoses(Transfer(server_shift=None), tmp_path)
+    assert codes(found) == ["scaling-disabled", "window-limited"]
+    disabled = next(d for d in found if d.code == "scaling-disabled")
+    assert "203.16.234.85:80" in disabled.message and "65535" in disabled.message
+    # Handshake round trip 0.1002 s (SYN at 0, SYN-ACK at 0.1, ACK 0.2 ms later):
+    # 65535 * 8 / 0.1002 = 5,232,335 bit/s.
+    assert "5.23 Mbit/s" in disabled.message
+
+
+def test_small_receive_window_is_window_limited(tmp_path):
+    (found,) = diagnoses(Transfer(client_buffer=65536), tmp_path)
+    assert found.code == "window-limited"
+    assert "65536 bytes" in found.message  # raw 1024 << 6
+
+
+def test_source_trace_is_too_short_to_convict():
+    """Five packets, no data from the server: the shift cannot be tested, only explained."""
+    rows = list(annotate(parse_lines(SOURCE_TRACE.splitlines())))
+    (found,) = diagnose(rows)
+    assert (found.code, found.severity, found.announced_shift) == ("shift-unverified", "info", 6)
+    assert found.frames == (1, 3)
+    assert "92 means 5888 bytes" in found.message and "5840/92" in found.message
+
+
+def _segment(frame, time, src, dst, flags, seq, ack, window, payload=0, wscale=None):
+    return Segment(
+        frame=frame,
+        time=time,
+        ip_version=4,
+        src=src[0],
+        sport=src[1],
+        dst=dst[0],
+        dport=dst[1],
+        flags=flags,
+        seq=seq,
+        ack=ack,
+        window=window,
+        payload_len=payload,
+        wscale=wscale,
+    )
+
+
+A, B = ("10.0.0.1", 1000), ("10.0.0.2", 80)
+
+
+def test_zero_window_and_clamped_shift():
+    segments = [
+        _segment(1, 0.0, A, B, SYN, 0, 0, 65535, wscale=15),
+        _segment(2, 0.1, B, A, SYN | ACK, 0, 1, 65535, wscale=7),
+        _segment(3, 0.1, A, B, ACK, 1, 1, 4),
+        _segment(4, 0.2, B, A, ACK, 1, 1, 512, payload=1000),
+        _segment(5, 0.2, A, B, ACK, 1, 1001, 0),
+        _segment(6, 0.5, A, B, ACK, 1, 1001, 8),
+    ]
+    found = diagnose(list(annotate(segments)))
+    assert codes(found) == ["shift-clamped", "zero-window"]
+    clamped = next(d for d in found if d.code == "shift-clamped")
+    assert clamped.frames == (1,) and "shift 15" in clamped.message
+    assert next(d for d in found if d.code == "zero-window").frames == (5,)
+
+
+def test_rate_wording():
+    # W = 65535 bytes over RTT 100 ms: 655,350 bytes/s = 5.243 Mbit/s (reference vector 11).
+    assert rate(65535 / 0.1) == "5.24 Mbit/s (655,350 bytes/s)"
+    assert rate(92 / 0.1) == "7.36 kbit/s (920 bytes/s)"
+
+
+def test_workaround_verdicts():
+    zeroed = advice_for_shift("1.2.3.4:42501", 6, 0)
+    assert "does not help against a box that zeroes every shift" in zeroed
+    assert "64 KiB" in zeroed and "window 65535" in zeroed
+    lowered = advice_for_shift("1.2.3.4:42501", 6, 2)
+    assert "helps if the box only lowers shifts above 2" in lowered

@@ -1,0 +1,191 @@
+"""Where a connection's window edges were and how each sender's data met them.
+
+The measurements behind `tools.pcap_diagnose`: each side's SYN, first window and
+shift; the handshake's round trip and which end sits beside the capture; and, for one
+sender, the right window edges `ack + (raw << k)` of its peer for k = 0..w, which it
+passed, and which it reached (within one segment) — the signature of a window limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tools.pcap_records import ACK, RST, SCALE_NONE, SYN, AnnotatedSegment
+from tools.pcap_wording import endpoint
+
+SEQ_MOD = 1 << 32
+MIN_EDGES = 3  # window edges the sender must reach before a window limit is claimed
+MIN_EDGE_SHARE = 0.6  # share of the edges offered while sending that the sender reached
+LAG_SHARE = 0.75  # of the handshake round trip: how old an ack must be, seen beside the receiver
+
+
+@dataclass(slots=True)
+class Side:
+    """What one direction (one sender) of the connection shows."""
+
+    name: str
+    syn: AnnotatedSegment | None = None
+    first_window: AnnotatedSegment | None = None  # first non-SYN segment: its raw window
+    mss: int = 0  # largest payload it sent
+    shift: int | None = None  # the shift its windows are scaled by (None: unknown/none)
+    data: int = 0  # payload bytes sent
+
+
+@dataclass(slots=True)
+class Edges:
+    """Right window edges (ack + raw << k, k = 0..w) and how the sender's data met them."""
+
+    shifts: int
+    edge: list = field(default_factory=list)  # per k, the highest right edge so far
+    passed: list = field(default_factory=list)  # per k: data went beyond that edge
+    offered: list = field(default_factory=list)  # per k: edges in force while sending
+    reached: list = field(default_factory=list)  # per k: edges the data reached
+    hit_frames: list = field(default_factory=list)  # per k: frames that reached an edge
+    full_frames: list = field(default_factory=list)  # Wireshark's "window full"
+    retransmissions: int = 0
+
+    def __post_init__(self) -> None:
+        size = self.shifts + 1
+        self.edge = [None] * size
+        self.passed = [False] * size
+        self.offered = [set() for _ in range(size)]
+        self.reached = [set() for _ in range(size)]
+        self.hit_frames = [[] for _ in range(size)]
+
+
+def shift_of(segments: Sequence[AnnotatedSegment]) -> int | None:
+    """The shift a sender's windows are scaled by: 0 when scaling is off, None if unknown."""
+    factors = {a.scalefactor for a in segments if not a.segment.flags & SYN}
+    if factors == {SCALE_NONE}:
+        return 0
+    factors.discard(SCALE_NONE)
+    if len(factors) != 1 or min(factors) <= 0:
+        return None
+    return int(math.log2(factors.pop()))
+
+
+def sides(segments: Sequence[AnnotatedSegment]) -> dict[str, Side]:
+    """Each direction's sender: its SYN, first window, largest segment, shift and data."""
+    found: dict[str, Side] = {}
+    for a in segments:
+        s = a.segment
+        side = found.setdefault(a.direction, Side(endpoint(s.ip_version, s.src, s.sport)))
+        if s.flags & SYN and side.syn is None:
+            side.syn = a
+        elif not s.flags & (SYN | RST) and side.first_window is None:
+            side.first_window = a
+        side.mss = max(side.mss, s.payload_len)
+        side.data += s.payload_len
+    for direction, side in found.items():
+        side.shift = shift_of([a for a in segments if a.direction == direction])
+    return found
+
+
+def unwrap(value: int, reference: int) -> int:
+    return reference + ((value - reference + SEQ_MOD // 2) % SEQ_MOD) - SEQ_MOD // 2
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    segments: Sequence[AnnotatedSegment]
+    sides: dict[str, Side]
+    rtt: float | None
+    near: str | None  # the direction whose host is beside the capture point
+
+
+def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
+    """Follow `sender`'s data against the peer's right window edges, once through the capture.
+
+    An ack counts once the sender can have seen it: at once in a capture taken beside
+    the sender, after most of a round trip in one taken beside the receiver.
+    """
+    lag = LAG_SHARE * conn.rtt if conn.rtt and conn.near not in (None, sender) else 0.0
+    found = Edges(shifts)
+    pending: deque = deque()  # (time, ack, raw window) not yet visible to the sender
+    reference = highest = last_ack = last_window = None
+    for a in conn.segments:
+        s = a.segment
+        if a.direction != sender:
+            if s.flags & ACK and not s.flags & (SYN | RST) and reference is not None:
+                last_ack = unwrap(s.ack, reference)
+                last_window = a.effective_window if a.scalefactor != -1 else None
+                pending.append((s.time, last_ack, s.window))
+            continue
+        if reference is None:
+            reference = s.seq
+        while pending and pending[0][0] <= s.time - lag:
+            _, ack, raw = pending.popleft()
+            for k in range(shifts + 1):
+                if found.edge[k] is None or ack + (raw << k) > found.edge[k]:
+                    found.edge[k] = ack + (raw << k)
+        if not s.payload_len:
+            continue
+        end = unwrap(s.seq, reference) + s.payload_len
+        if highest is not None and end <= highest:
+            found.retransmissions += 1
+            continue
+        highest = end
+        if last_window is not None and end == last_ack + last_window:
+            found.full_frames.append(s.frame)
+        for k in range(shifts + 1):
+            right = found.edge[k]
+            if right is None:
+                continue
+            found.offered[k].add(right)
+            if end > right:
+                found.passed[k] = True
+            elif end > right - tolerance:
+                found.reached[k].add(right)
+                found.hit_frames[k].append(s.frame)
+    return found
+
+
+def window_bound(edges: Edges, k: int) -> bool:
+    """The sender's data met shift k's window edges most of the time and never passed them."""
+    reached, offered = len(edges.reached[k]), len(edges.offered[k])
+    return not edges.passed[k] and reached >= MIN_EDGES and reached >= MIN_EDGE_SHARE * offered
+
+
+def handshake(segments: Sequence[AnnotatedSegment]) -> tuple[float | None, str | None]:
+    """(round trip, direction beside the capture) from the SYN, SYN-ACK and the ACK after.
+
+    SYN to that ACK is one round trip wherever the capture is; the host that answers
+    at once (the client after the SYN-ACK, or the server after the SYN) is beside it.
+    """
+    syn = next((a for a in segments if a.segment.flags & (SYN | ACK) == SYN), None)
+    if syn is None:
+        return None, None
+    synack = next(
+        (
+            a
+            for a in segments
+            if a.segment.flags & (SYN | ACK) == SYN | ACK and a.direction != syn.direction
+        ),
+        None,
+    )
+    if synack is None:
+        return None, None
+    third = next(
+        (
+            a
+            for a in segments
+            if a.direction == syn.direction
+            and a.segment.flags & ACK
+            and not a.segment.flags & SYN
+            and a.segment.time >= synack.segment.time
+        ),
+        None,
+    )
+    if third is None or third.segment.time <= syn.segment.time:
+        return None, None
+    to_synack = synack.segment.time - syn.segment.time
+    to_third = third.segment.time - synack.segment.time
+    near = syn.direction if to_third < to_synack else synack.direction
+    return third.segment.time - syn.segment.time, near
+
+
+def other(direction: str) -> str:
+    return "s2c" if direction == "c2s" else "c2s"

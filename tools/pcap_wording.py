@@ -1,0 +1,91 @@
+"""Wording of the pcap diagnoses: endpoints, rates, and the window-scaling workarounds.
+
+The workarounds are the three the TCP post discusses, as data: what each does to the
+shift a host announces, and whether that survives a box that rewrites the shift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_WINDOW = 65535
+
+
+def endpoint(ip_version: int, address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ip_version == 6 else f"{address}:{port}"
+
+
+def rate(bytes_per_second: float) -> str:
+    """A throughput as bits per second (3 significant digits) and bytes per second."""
+    bits = bytes_per_second * 8
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bits >= scale:
+            return f"{bits / scale:.3g} {unit} ({bytes_per_second:,.0f} bytes/s)"
+    return f"{bits:.3g} bit/s ({bytes_per_second:,.0f} bytes/s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Workaround:
+    """One way to make both ends agree on the shift; `shift` is what the host then announces."""
+
+    command: str
+    shift: int | None  # None: no Window Scale option at all
+    effect: str
+
+
+WORKAROUNDS = (
+    Workaround(
+        "sysctl -w net.ipv4.tcp_window_scaling=0",
+        None,
+        "turns scaling off: no option, so both ends agree on unscaled windows, but every"
+        f" window is capped at 64 KiB ({MAX_WINDOW} bytes) per round trip",
+    ),
+    Workaround(
+        "echo '4096 87380 174760' > /proc/sys/net/ipv4/tcp_rmem",
+        2,
+        "the pre-2.6.17 receive buffer maximum: the host announces shift 2 (174760 bytes"
+        " need 2^2) and its windows stay below about 128 KiB (a quarter of the buffer is"
+        " overhead)",
+    ),
+    Workaround(
+        "ip route change PREFIX via GATEWAY window 65535",
+        0,
+        "shift 0 for that route only (the option is still sent): both ends agree on"
+        " unscaled windows (64 KiB cap) while other routes keep scaling",
+    ),
+)
+
+
+def _verdict(workaround: Workaround, applied: int) -> str:
+    """Whether a workaround helps when the peer applies `applied` instead of the announced shift."""
+    if workaround.shift is None or workaround.shift == 0:
+        return "helps: nothing is left to rewrite"
+    if applied >= workaround.shift:
+        return (
+            f"helps if the box only lowers shifts above {applied}:"
+            f" shift {workaround.shift} then passes"
+        )
+    if applied == 0:
+        return (
+            f"does not help against a box that zeroes every shift (the peer would still read"
+            f" windows 2^{workaround.shift} times too small); it helps only against a box that"
+            " mangles large shifts alone"
+        )
+    return f"does not help if the box lowers every shift to {applied}"
+
+
+def advice_for_shift(host: str, announced: int, applied: int) -> str:
+    """What to do when `host` announced `announced` and its peer applies `applied`."""
+    lines = [
+        f"The peer reads {host}'s windows 2^{announced - applied} times too small. The"
+        f" workarounds, run on {host}:"
+    ]
+    for workaround in WORKAROUNDS:
+        lines.append(
+            f"`{workaround.command}`: {workaround.effect}; {_verdict(workaround, applied)}."
+        )
+    lines.append(
+        "tcp_wmem does not change the shift. The fix is the box: capture the SYN on both"
+        " ends of the path; a different Window Scale value in the two copies proves the rewrite."
+    )
+    return " ".join(lines)
