@@ -15,7 +15,9 @@ from tools.site import build
 FRONT = "Title: {title}\nDate: 2020-01-0{day}\nCategory: test\n\nSome prose.\n\n"
 
 
-def build_posts(tmp_path: Path, posts: dict[str, str]) -> tuple[list[str], Path]:
+def build_posts(
+    tmp_path: Path, posts: dict[str, str], log: io.StringIO | None = None, **settings
+) -> tuple[list[str], Path]:
     """Build the given posts (name -> body) with opskb's settings; errors and output dir."""
     content = tmp_path / "content"
     (content / "posts").mkdir(parents=True)
@@ -27,7 +29,8 @@ def build_posts(tmp_path: Path, posts: dict[str, str]) -> tuple[list[str], Path]
     os.chdir(ROOT)
     try:
         overrides = {"PATH": str(content), "OPSKB_SNIPPETS": {"cache": str(tmp_path / "cache")}}
-        errors = build(ROOT / "pelicanconf.py", output, overrides, stream=io.StringIO())
+        overrides.update(settings)
+        errors = build(ROOT / "pelicanconf.py", output, overrides, stream=log or io.StringIO())
     finally:
         os.chdir(cwd)
     return errors, output
@@ -157,6 +160,66 @@ def test_hostile_text_is_escaped_in_html_and_copy_text(tmp_path):
     assert "<script>alert(1)" not in page
     (figure,) = figures_of(output, "hostile")
     assert figure["attrs"]["data-copy"] == hostile  # decoded attribute: exactly the command
+
+
+class Rows(HTMLParser):
+    """The body rows of the report table, as lists of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.in_body = self.in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tbody":
+            self.in_body = True
+        elif self.in_body and tag == "tr":
+            self.rows.append([])
+        elif self.in_body and tag == "td":
+            self.in_cell = True
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.in_cell = False
+        elif tag == "tbody":
+            self.in_body = False
+
+    def handle_data(self, data):
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+def test_report_page_lists_every_block_and_the_build_counts_unchecked(tmp_path):
+    require_tool("bash")
+    posts = {
+        "alpha": "```sh\necho 0 > /proc/sys/net/ipv4/tcp_window_scaling\n```\n\n"
+        '```text unchecked="trace output"\n1.2.3.4.80 > 5.6.7.8.1: . ack 1 win 92\n```',
+        "beta": "```console\n$ ip route show\ndefault via 192.0.2.1 dev eth0\n```",
+    }
+    log = io.StringIO()
+    errors, output = build_posts(tmp_path, posts, log)
+    assert errors == []
+    parser = Rows()
+    parser.feed((output / "snippets" / "index.html").read_text(encoding="utf-8"))
+    cells = [
+        (row[0].split()[-1].rsplit("/", 1)[-1], row[1], row[2], row[3], row[4])
+        for row in parser.rows
+    ]
+    # alpha's fences open on lines 7 and 11, beta's on line 7 (front matter 5 lines, prose 1).
+    assert cells == [
+        ("alpha.md", "7", "sh", "sysctl, sh syntax", "ok · needs root"),
+        ("alpha.md", "11", "text", "none", "unchecked"),
+        ("beta.md", "7", "console", "ip route, sh syntax", "ok"),
+    ]
+    assert "warning: snippets: 1 of 3 code blocks unchecked" in log.getvalue()
+
+
+def test_a_misspelt_setting_fails_the_build_naming_it(tmp_path):
+    errors, _ = build_posts(
+        tmp_path, {"any": "```sh\ntrue\n```"}, OPSKB_SNIPPETS={"kernal": "2.6.17"}
+    )
+    assert len(errors) == 1 and "OPSKB_SNIPPETS" in errors[0] and "'kernal'" in errors[0]
 
 
 MULTILINE = (

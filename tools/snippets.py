@@ -17,14 +17,14 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.checkers import CHECKERS, Finding, Report, Snippet, worst
+from tools.checkers import CHECKERS, Finding, Snippet, worst
 from tools.fences import FenceError, read_fences
 from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
 from tools.snippets_lines import (
     CommandLine,
     copy_text,
     dialect_of,
-    needs_root_prompt,
+    runs_as_root,
     split_commands,
 )
 
@@ -91,17 +91,6 @@ def _options(options: dict[str, str]) -> tuple[str, str | None]:
     return reason.strip(), options.get("kernel")
 
 
-def _run(checker, snippet: Snippet, options: dict, cache: VerdictCache | None) -> Report:
-    if cache is None:
-        return checker.check(snippet)
-    key = cache.key(checker, snippet.language, options, snippet.source, snippet.kernel)
-    report = cache.get(checker, key)
-    if report is None:
-        report = checker.check(snippet)
-        cache.put(key, report)
-    return report
-
-
 def check_block(
     language: str,
     source: str,
@@ -119,11 +108,15 @@ def check_block(
     snippet = Snippet(
         language, dialect.family if dialect else "", source, commands, kernel_option or kernel
     )
-    reports = [
-        (checker.name, _run(checker, snippet, options, cache))
-        for checker in CHECKERS
-        if dialect is not None and dialect.family in checker.families
-    ]
+    checkers = [c for c in CHECKERS if dialect is not None and dialect.family in c.families]
+    if cache is None:
+        found = [checker.check(snippet) for checker in checkers]
+    else:
+        found = cache.reports(
+            checkers, lambda checker: checker.check(snippet), language, options, source,
+            snippet.kernel,
+        )  # fmt: skip
+    reports = [(checker.name, report) for checker, report in zip(checkers, found, strict=True)]
     findings = [finding for _, report in reports for finding in report.findings]
     covered = {finding.line for finding in findings}
     if findings and not reason:
@@ -145,7 +138,7 @@ def check_block(
         verdict=worst(finding.verdict for finding in findings),
         checkers=used,
         findings=tuple(findings),
-        needs_root=any(f.needs_root for f in findings) or any(map(needs_root_prompt, commands)),
+        needs_root=any(f.needs_root for f in findings) or any(map(runs_as_root, commands)),
         destructive=any(finding.destructive for finding in findings),
         badge="checked: " + " · ".join(badges),
         copy=copy,

@@ -1,11 +1,11 @@
 """Checker verdicts kept across builds, keyed on the snippet and on the checker's own code.
 
-An entry's key is a SHA-256 over the checker's name, a digest of the source files its
-verdicts rest on (its module, the tool it delegates to, the snippet core), the
-external programs it runs (path, size, mtime), the block's language, options, text and
-the kernel setting. Editing `tools/wscale.py` thus changes the sysctl checker's key
-and no other. Entries are JSON files under `.cache/snippets/`, written to a temporary
-name and renamed, so a crash never leaves half an entry.
+A block's entry is found by a SHA-256 of its language, options, text and kernel setting;
+inside it each checker's report is stored with a digest of the source files its verdicts
+rest on (its module, the tool it delegates to, the snippet core) and of the external
+programs it runs (path, size, mtime). Editing `tools/wscale.py` thus changes the sysctl
+checker's digest and no other. Entries are JSON files under `.cache/snippets/`, written
+to a temporary name and renamed, so a crash never leaves half an entry.
 """
 
 from __future__ import annotations
@@ -64,50 +64,74 @@ def program_stamp(names: tuple[str, ...]) -> str:
 
 
 class VerdictCache:
-    """Checker reports on disk; `hits`/`misses` count lookups per checker for this instance."""
+    """Checker reports on disk, one file per block; `hits`/`misses` count lookups per checker.
+
+    A block's file holds, per checker, the hash of the code that produced the report; a
+    report whose hash differs from the checker's current code is checked again. One
+    instance serves one build (or one CLI run): each checker's code is hashed once, when
+    first needed, so a tool edited between builds is seen by the next build.
+    """
 
     def __init__(self, directory: Path | None = DEFAULT_DIRECTORY, root: Path = REPO):
         self.directory = directory
         self.root = root
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
+        self._code: dict[str, str] = {}  # checker name -> code hash, fixed for this instance
 
-    def key(self, checker: Checker, language: str, options: dict, source: str, kernel: str) -> str:
-        parts = {
-            "format": FORMAT,
-            "checker": checker.name,
-            "code": code_hash((*CORE_SOURCES, *checker.sources), self.root),
-            "programs": program_stamp(checker.programs),
-            "language": language,
-            "options": sorted(options.items()),
-            "source": source,
-            "kernel": kernel,
-        }
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    def code(self, checker: Checker) -> str:
+        """What the checker's verdicts rest on: its source files and external programs."""
+        if checker.name not in self._code:
+            sources = code_hash((*CORE_SOURCES, *checker.sources), self.root)
+            self._code[checker.name] = f"{sources}|{program_stamp(checker.programs)}"
+        return self._code[checker.name]
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key[2:]}.json"
+    def reports(self, checkers, check, language, options, source, kernel) -> list[Report]:
+        """Each checker's report on a block: from the cache when its code is unchanged."""
+        block = json.dumps([FORMAT, language, sorted(options.items()), source, kernel])
+        path = self._path(hashlib.sha256(block.encode()).hexdigest())
+        stored = self._load(path)
+        reports, changed = [], False
+        for checker in checkers:
+            code = self.code(checker)
+            entry = stored.get(checker.name)
+            counter = self.hits if entry is not None and entry[0] == code else self.misses
+            counter[checker.name] = counter.get(checker.name, 0) + 1
+            if counter is self.misses:
+                entry = (code, check(checker))
+                stored[checker.name] = entry
+                changed = True
+            reports.append(entry[1])
+        if changed and path is not None:
+            self._save(path, stored)
+        return reports
 
-    def get(self, checker: Checker, key: str) -> Report | None:
-        report = self._load(key) if self.directory is not None else None
-        counter = self.hits if report is not None else self.misses
-        counter[checker.name] = counter.get(checker.name, 0) + 1
-        return report
+    def _path(self, key: str) -> Path | None:
+        return self.directory / key[:2] / f"{key[2:]}.json" if self.directory else None
 
-    def _load(self, key: str) -> Report | None:
+    @staticmethod
+    def _load(path: Path | None) -> dict[str, tuple[str, Report]]:
+        if path is None:
+            return {}
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            findings = tuple(Finding(**finding) for finding in data["findings"])
-            return Report(findings, data["badge"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent or unreadable: check again
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                name: (entry["code"], Report(
+                    tuple(Finding(**finding) for finding in entry["findings"]), entry["badge"]
+                ))
+                for name, entry in data.items()
+            }  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}  # absent or unreadable: check again
 
-    def put(self, key: str, report: Report) -> None:
-        if self.directory is None:
-            return
-        path = self._path(key)
+    @staticmethod
+    def _save(path: Path, stored: dict[str, tuple[str, Report]]) -> None:
+        data = {
+            name: {"code": code, "badge": report.badge,
+                   "findings": [asdict(finding) for finding in report.findings]}
+            for name, (code, report) in stored.items()
+        }  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"badge": report.badge, "findings": [asdict(finding) for finding in report.findings]}
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:

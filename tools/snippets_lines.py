@@ -214,6 +214,10 @@ def _unwrapped(argv: list[str]) -> list[str]:
     return argv[index:]
 
 
-def needs_root_prompt(command: CommandLine) -> bool:
-    """A command typed at root's prompt (`# `, `root@host:~# `) runs as root."""
-    return command.prompt.rstrip().endswith("#")
+ROOT_WRAPPERS = ("sudo", "doas", "su")
+
+
+def runs_as_root(command: CommandLine) -> bool:
+    """A command typed at root's prompt (`# `, `root@host:~# `) or through sudo runs as root."""
+    words = command.text.split(maxsplit=1)
+    return command.prompt.rstrip().endswith("#") or (bool(words) and words[0] in ROOT_WRAPPERS)

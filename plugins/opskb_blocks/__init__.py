@@ -7,6 +7,7 @@ file and line in an error. The blocks' renderers are listed in `fences.RENDERERS
 
 from pelican import signals
 
+from . import snippet
 from .reader import OpskbMarkdownReader
 from .snippet_report import write_report
 
@@ -20,5 +21,9 @@ def use_opskb_reader(readers):
 def register():
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
+    # readers_init comes before any post is read, finalized after the build: a fresh verdict
+    # cache (and fresh hashes of the checkers' code) for every build, none kept in between.
+    signals.readers_init.connect(snippet.start_build)
+    signals.finalized.connect(snippet.start_build)
     # article_writer_finalized: every post has been read, so every block's record is known.
     signals.article_writer_finalized.connect(write_report)

@@ -63,13 +63,32 @@ def lexer_for(language: str):
         return TextLexer()
 
 
+FORMATTER = HtmlFormatter(cssclass="highlight")  # stateless between calls; built once
+
+
 def highlighted(language: str, source: str) -> str:
-    return highlight(source, lexer_for(language), HtmlFormatter(cssclass="highlight"))
+    return highlight(source, lexer_for(language), FORMATTER)
+
+
+# The verdict cache of the build under way: one per build, so each checker's code is hashed
+# once per build; dropped when the build ends (see register() in __init__.py).
+_build_cache: dict[str, VerdictCache] = {}
+
+
+def start_build(*_signal_args) -> None:
+    _build_cache.clear()
+
+
+def verdict_cache(directory: str) -> VerdictCache:
+    if directory not in _build_cache:
+        _build_cache.clear()
+        _build_cache[directory] = VerdictCache(Path(directory) if directory else None)
+    return _build_cache[directory]
 
 
 def render(block, context) -> str:
     options = settings_of(context.settings)
-    cache = VerdictCache(Path(options["cache"]) if options["cache"] else None)
+    cache = verdict_cache(options["cache"])
     verdict = check_block(
         block.language, block.source, block.options, kernel=options["kernel"], cache=cache
     )

@@ -1,0 +1,185 @@
+"""Build benchmark: plain Pelican against opskb's full build on the same synthetic posts.
+
+    python bench/build.py [--posts N]
+
+Generates N posts shaped like opskb's (prose, headings, console/sh/sysctl/cmd snippets with
+tcpdump, sysctl, ip route and VCB commands, an explained-unchecked listing, and every tool
+block whose renderer is registered in fences.RENDERERS), then times in one run, each build
+in a fresh interpreter:
+  1. plain Pelican: built-in theme "simple", no plugins;
+  2. opskb full build with a cold snippet-verdict cache, writing Pelican's reader cache;
+  3. opskb full build with the verdict cache warm (nothing changed; reader cache off);
+  4. opskb rebuild after touching one post, with both caches warm.
+Prints the times and the ratios the project targets: 2/1 and 3/1 (≤ 1.15), 4/2 (≤ 0.40).
+Pelican's reader cache lives in a directory named by the digest of tools/, plugins/ and
+theme/, so a change in opskb's code never serves HTML rendered by older code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out" / "build"
+sys.path.insert(0, str(ROOT))
+
+PROSE = (
+    "The window a host advertises is a 16-bit field, scaled by the shift it announced in "
+    "its SYN. When something in the path rewrites that shift, transfers crawl while every "
+    "counter on the switch looks clean. Post {n} walks through one such case on host {host}."
+)
+# Tool-block bodies for the synthetic posts, used when the real posts hold no example.
+TOOL_EXAMPLES = {"wscale": "effective: {raw} 6"}
+
+
+def snippets(n: int) -> list[tuple[str, str]]:
+    """The code blocks of synthetic post n (info string, body), distinct per post."""
+    port, host = 1000 + n, f"10.{n // 250}.{n % 250}.1"
+    return [
+        ("console", f"root@lab{n}:~# tcpdump -ni eth{n % 4} -c {n + 1} 'tcp port {port}'\n"
+         f"tcpdump: listening on eth{n % 4}\n{host}.{port} > 10.0.0.2.80: S 0:0 win 5840"),
+        ("sh", f'echo "4096 87380 {174760 + n}" > /proc/sys/net/ipv4/tcp_rmem\n'
+         "echo 1 > /proc/sys/net/ipv4/tcp_window_scaling"),
+        ("sh", f"ip route change {host}/32 via 192.0.2.1 dev eth0 window {65535 + n}"),
+        ("bat", f"vcbMounter.exe -h vc{n} -u backup -a name:vm{n} -r E:\\mnt\\vm{n} -t fullvm"),
+        ('text unchecked="a file listing, not a command"', f"catalog\nvm{n}.vmx\nvm{n}.vmdk"),
+    ]  # fmt: skip
+
+
+def tool_blocks(n: int) -> list[tuple[str, str]]:
+    """One block per registered tool renderer, taken from the real posts when they have one."""
+    from plugins.opskb_blocks.fences import RENDERERS
+    from tools.fences import read_fences
+
+    found = {}
+    for post in sorted((ROOT / "content" / "posts").glob("*.md")):
+        for fence in read_fences(post):
+            if fence.language in RENDERERS and not fence.options:
+                found.setdefault(fence.language, fence.source)
+    blocks = []
+    for language in sorted(RENDERERS):
+        body = found.get(language) or TOOL_EXAMPLES.get(language, "").format(n=n, raw=92 + n)
+        if body:
+            blocks.append((language, body))
+    return blocks
+
+
+def generate(directory: Path, count: int) -> None:
+    posts = directory / "posts"
+    posts.mkdir(parents=True)
+    for n in range(count):
+        parts = [
+            f"Title: Synthetic note {n}\nDate: 2020-01-01 {n // 60 % 24:02d}:{n % 60:02d}\n"
+            f"Category: {['networking', 'backup', 'meta'][n % 3]}\nTags: tcp, bench{n % 10}\n"
+            f"Summary: Synthetic post {n}.\n"
+        ]
+        for index, (info, body) in enumerate(snippets(n) + tool_blocks(n)):
+            parts.append(f"## Step {index}\n\n{PROSE.format(n=n, host=n % 97)}\n")
+            parts.append(f"```{info}\n{body}\n```\n")
+        (posts / f"note-{n:04d}.md").write_text("\n".join(parts), encoding="utf-8")
+
+
+def code_digest() -> str:
+    from tools.snippets_cache import code_hash
+
+    return code_hash(("tools/**/*.py", "plugins/**/*.py", "theme/**/*"))[:16]
+
+
+def child(kind: str, content: str, output: str, cache: str) -> None:
+    """Run one build in this interpreter and print its wall time as JSON."""
+    import logging
+    import os
+
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    logging.disable(logging.WARNING)
+    os.chdir(ROOT)
+    # One index page in both builds (the theme's pagination is not what is measured).
+    base = {"PATH": content, "OUTPUT_PATH": output, "ARTICLE_PATHS": ["posts"],
+            "DEFAULT_PAGINATION": False}  # fmt: skip
+    if kind == "plain":
+        settings = read_settings(None, override={**base, "THEME": "simple", "PLUGINS": []})
+    else:
+        reader_cache = Path(cache) / "pelican" / code_digest()
+        caching = {
+            "CACHE_CONTENT": True,
+            "CONTENT_CACHING_LAYER": "reader",
+            "LOAD_CONTENT_CACHE": kind == "rebuild",
+            "CACHE_PATH": str(reader_cache),
+        }
+        settings = read_settings(
+            str(ROOT / "pelicanconf.py"),
+            override={**base, **(caching if kind != "warm" else {}),
+                      "OPSKB_SNIPPETS": {"cache": str(Path(cache) / "snippets")}},
+        )  # fmt: skip
+    start = time.perf_counter()
+    Pelican(settings).run()
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
+def timed(kind: str, content: Path, output: Path, cache: Path) -> float:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(content), str(output), str(cache)],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} build failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench/build.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1000, help="synthetic posts (1000)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the best time counts")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    return parser
+
+
+def one_round(posts: int) -> dict[str, float]:
+    """Times of the four builds on freshly generated posts with empty caches."""
+    shutil.rmtree(OUT, ignore_errors=True)
+    content, cache = OUT / "content", OUT / "cache"
+    generate(content, posts)
+    times = {
+        "plain": timed("plain", content, OUT / "plain", cache),
+        "cold": timed("cold", content, OUT / "full", cache),
+        "warm": timed("warm", content, OUT / "full", cache),
+    }
+    touched = content / "posts" / "note-0000.md"
+    touched.write_text(touched.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    times["rebuild"] = timed("rebuild", content, OUT / "full", cache)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    blocks = len(snippets(0)) + len(tool_blocks(0))
+    print(f"{args.posts} synthetic posts, {blocks} code blocks each, best of {args.repeat}")
+    rounds = [one_round(args.posts) for _ in range(args.repeat)]
+    best = {kind: min(times[kind] for times in rounds) for kind in rounds[0]}
+    plain, cold, warm, rebuild = (best[kind] for kind in ("plain", "cold", "warm", "rebuild"))
+    print(f"plain Pelican (theme simple, no plugins)      {plain:7.2f} s")
+    print(
+        f"opskb full, cold verdict cache                {cold:7.2f} s  {cold / plain:5.2f}× plain"
+    )
+    print(
+        f"opskb full, warm verdict cache                {warm:7.2f} s  {warm / plain:5.2f}× plain"
+    )
+    print(f"rebuild after touching one post, warm caches  {rebuild:7.2f} s  "
+          f"{rebuild / cold:5.2f}× first build, {rebuild / warm:.2f}× warm build")  # fmt: skip
+    print("targets: full ≤ 1.15× plain; rebuild ≤ 0.40× first build")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
