@@ -32,6 +32,11 @@ class Problems:
 
     def __init__(self, page):
         self.found: list[str] = []
+        # Report every CSP violation on the console too (init scripts are exempt from the CSP).
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', event =>"
+            " console.error('CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI))"
+        )
         page.on("console", self.console)
         page.on("pageerror", lambda error: self.found.append(f"page error: {error}"))
         page.on("requestfailed", self.request_failed)
@@ -205,6 +210,23 @@ def test_with_scripts_off_the_system_setting_still_picks_the_colours(site, brows
     assert page.get_attribute("html", "data-theme") is None
     assert background(page, ".highlight") == DARK_CODE_BG
     context.close()
+
+
+def test_the_problem_watch_catches_a_csp_violation(site, built_site, browser_page):
+    # The check below must be able to fail: a page with the site's CSP and an inline script.
+    page = browser_page
+    problems = Problems(page)
+    csp_meta = re.search(
+        r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>",
+        (built_site / "index.html").read_text(encoding="utf-8"),
+    )[0]
+    body = f"<!doctype html><html><head>{csp_meta}</head><body><script>1</script></body></html>"
+    page.route(
+        site + "inline.html", lambda route: route.fulfill(body=body, content_type="text/html")
+    )
+    page.goto(site + "inline.html")
+    page.wait_for_load_state("load")
+    assert any("CSP violation: script-src" in problem for problem in problems.found), problems.found
 
 
 def test_no_page_logs_an_error_or_violates_the_csp(site, built_site, browser):
