@@ -44,7 +44,7 @@ TCPOPT_EOL, TCPOPT_NOP, TCPOPT_MSS, TCPOPT_WSCALE, TCPOPT_SACK_PERM, TCPOPT_TIME
     8,
 )
 TCP_SYN = 0x02
-# NOP NOP TS: the options of nearly every data segment; it can hold no Window Scale.
+# NOP NOP TS: the options of nearly every data segment, skipped unread (no WS among them).
 PLAIN_TIMESTAMP_PREFIX = b"\x01\x01\x08\x0a"
 
 _U16 = struct.Struct("!H")
@@ -189,9 +189,11 @@ def ipv6(buf, pos: int, end: int, orig_end: int):
         if next_header in IPV6_EIGHT_OCTET_EXTENSIONS:
             ext_len = (buf[pos + 1] + 1) * 8
         elif next_header == IPV6_FRAGMENT:
-            if _U16.unpack_from(buf, pos + 2)[0] & 0xFFF8:  # not the first fragment
+            offset_flags = _U16.unpack_from(buf, pos + 2)[0]
+            if offset_flags & 0xFFF8:  # not the first fragment
                 return None
-            fragment, ext_len = True, 8
+            # More Fragments set; an atomic fragment (RFC 6946) is a whole datagram
+            fragment, ext_len = fragment or bool(offset_flags & 1), 8
         elif next_header == IPV6_AH:
             ext_len = (buf[pos + 1] + 2) * 4  # RFC 4302 §2.2: in 4-octet units, minus 2
         else:

@@ -25,6 +25,8 @@ PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 # pcapng block types (draft-ietf-opsawg-pcapng §4).
 BLOCK_IDB, BLOCK_OPB, BLOCK_SPB, BLOCK_EPB = 1, 2, 3, 6
 IDB_OPT_TSRESOL, IDB_OPT_TSOFFSET = 9, 14
+# Blocks that are records without a packet: Wireshark numbers them as frames too.
+BLOCK_RECORDS = frozenset({0x00000BAD, 0x40000BAD, 9})  # custom blocks, systemd journal
 
 MAX_FRAME = 256 * 1024  # a larger captured length than this is a corrupt length field
 MAX_BLOCK = 16 * 1024 * 1024  # other pcapng blocks (names, statistics) stay below this
@@ -197,7 +199,7 @@ def _pcapng(stream: _Stream) -> Iterator[tuple]:
             interfaces = []
         block_len = struct.unpack_from(order + "I", buf, pos + 4)[0]
         is_packet = block_type in (BLOCK_EPB, BLOCK_SPB, BLOCK_OPB)
-        if is_packet:
+        if is_packet or block_type in BLOCK_RECORDS:
             frame += 1
         if block_len < 12 or block_len % 4:
             raise PcapError(f"block length {block_len} is invalid", stream.offset(), frame)

@@ -7,6 +7,7 @@ so that `window_size_value`, `window_size_scalefactor` and `window_size` equal t
 fields of those names:
 
 - a direction's shift is the Window Scale option of its own SYN (above 14: used as 14);
+  Wireshark also takes the option from a non-SYN segment, for the segments after it;
 - a SYN or SYN-ACK without the option sets both directions to "no scaling" (-2);
   a SYN-ACK with the option after a SYN without it leaves its own direction at -2;
 - without a handshake the scale is unknown (-1); `assume_shift` (Wireshark's
@@ -105,7 +106,7 @@ class Tracker:
                 fwd[D_BASE] = seq if flags & SYN else (seq - 1) % SEQ_MOD
             if rev[D_BASE] is None and flags & ACK:
                 rev[D_BASE] = (ack - 1) % SEQ_MOD
-        if wscale is not None or flags & SYN:
+        if flags & SYN:
             self._handshake(fwd, rev, flags, wscale, raw[17], notes)
         if flags & SYN:
             scalefactor, window_size = None, window
@@ -145,7 +146,12 @@ class Tracker:
                 if (seq + payload_len - acked) % SEQ_MOD == rev[D_WINDOW]:
                     notes.append("window full: the receiver's window is completely used")
         fwd[D_WINDOW] = None if flags & SYN else window_size
-        given_relative = len(raw) > 19 and raw[19]  # a text trace printed them relative
+        if wscale is not None and not flags & SYN:  # Wireshark applies it from the next segment
+            fwd[D_SCALE] = min(wscale, MAX_SHIFT)
+            notes.append("window scale option outside a SYN: RFC 7323 ignores it, Wireshark not")
+        # Absolute when a text trace printed them relative already, or when Wireshark
+        # skips its sequence analysis (TCP length unknown).
+        given_relative = not length_known or (len(raw) > 19 and raw[19])
         base = fwd[D_BASE]
         rel_seq = seq if base is None or given_relative else (seq - base) % SEQ_MOD
         base = rev[D_BASE]
@@ -173,14 +179,12 @@ class Tracker:
 
     def _handshake(self, fwd: list, rev: list, flags: int, wscale, complete: bool, notes) -> None:
         """Wireshark's handling of the WS option and its verify_tcp_window_scaling()."""
-        if wscale is not None:  # Wireshark stores any WS option, SYN or not
+        if not flags & SYN:  # RFC 7323 §2.2: a WS option without SYN MUST be ignored
+            return
+        if wscale is not None:
             if wscale > MAX_SHIFT:
                 notes.append(f"window scale shift {wscale} > {MAX_SHIFT}: used as {MAX_SHIFT}")
-            elif not flags & SYN:
-                notes.append("window scale option outside a SYN (RFC 7323: ignored)")
             fwd[D_SCALE] = min(wscale, MAX_SHIFT)
-        if not flags & SYN:
-            return
         if not complete:  # the options were cut: Wireshark stops before verifying
             notes.append("options cut short by the snap length")
         elif fwd[D_SCALE] == SCALE_UNKNOWN:
