@@ -15,13 +15,12 @@ stderr, exit status 2. The same commands are what a ```wscale block in a post ru
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields, is_dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import wscale_kernels
 from .wscale_kernels import KernelChoice
@@ -37,7 +36,6 @@ from .wscale_math import (
     shift_for,
     throughput,
 )
-from .wscale_sysctl import SysctlLine, SysctlReport, sysctl_report
 from .wscale_units import (
     MAX_RAW_WINDOW,
     WscaleError,
@@ -54,12 +52,26 @@ from .wscale_units import (
 
 __all__ = ["WscaleError", "SysctlLine", "SysctlReport", "sysctl_report", "main"]
 
+if TYPE_CHECKING:
+    from .wscale_sysctl import SysctlLine, SysctlReport, sysctl_report  # noqa: F401
+
+# Loaded on first use: the sysctl verifier's records are dataclasses, and importing
+# dataclasses (with inspect) would double the calculator's start-up time.
+LAZY = {"SysctlLine", "SysctlReport", "sysctl_report"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        from . import wscale_sysctl
+
+        return getattr(wscale_sysctl, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # --- the subcommands: options as data, read by argparse and by the ```wscale block -------
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     name: str  # as on the command line, without dashes
     help: str
     parse: Callable[[str], Any] = str  # typed text -> value; raises WscaleError
@@ -69,8 +81,7 @@ class Option:
     required: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     help: str
     options: tuple[Option, ...]
     run: Callable[[dict], Any]  # parsed values by option name -> result record
@@ -90,6 +101,8 @@ def _sysctl(a: dict) -> SysctlReport:
         text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as error:
         raise WscaleError(f"cannot read {path}: {error.strerror}") from None
+    from .wscale_sysctl import sysctl_report
+
     return sysctl_report(text, a["kernel"])
 
 
@@ -290,20 +303,21 @@ def _rows_sysctl(r: SysctlReport) -> list[tuple[str, str]]:
     return rows
 
 
-ROWS: dict[type, Callable[[Any], list[tuple[str, str]]]] = {
-    Effective: _rows_effective,
-    ShiftFor: _rows_shift_for,
-    KernelChoice: _rows_kernel,
-    Throughput: _rows_throughput,
-    Bdp: _rows_bdp,
-    Mathis: _rows_mathis,
-    SysctlReport: _rows_sysctl,
+# By record name, so that the sysctl records need not be imported to build the table.
+ROWS: dict[str, Callable[[Any], list[tuple[str, str]]]] = {
+    "Effective": _rows_effective,
+    "ShiftFor": _rows_shift_for,
+    "KernelChoice": _rows_kernel,
+    "Throughput": _rows_throughput,
+    "Bdp": _rows_bdp,
+    "Mathis": _rows_mathis,
+    "SysctlReport": _rows_sysctl,
 }
 
 
 def rows(result: Any) -> list[tuple[str, str]]:
     """A result as (label, value) lines: the CLI's output and a block's table."""
-    return ROWS[type(result)](result)
+    return ROWS[type(result).__name__](result)
 
 
 def warnings_of(result: Any) -> tuple[str, ...]:
@@ -313,8 +327,10 @@ def warnings_of(result: Any) -> tuple[str, ...]:
 def _plain(value: Any) -> Any:
     if isinstance(value, Fraction):
         return int(value) if value.denominator == 1 else float(value)
-    if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if hasattr(value, "_asdict"):  # the NamedTuple records
+        return {name: _plain(item) for name, item in value._asdict().items()}
+    if hasattr(value, "__dataclass_fields__"):  # the sysctl records
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
@@ -328,13 +344,25 @@ def as_json(result: Any) -> dict:
 # --- command line ---------------------------------------------------------------------------
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help wrapped at $COLUMNS (default 100): sparing shutil's import shortens start-up."""
+
+    def __init__(self, prog: str):
+        columns = os.environ.get("COLUMNS", "")
+        super().__init__(prog, width=int(columns) if columns.isdigit() else 100)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.wscale", description=__doc__.split("\n\n")[0]
+        prog="python -m tools.wscale",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=_Formatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, spec in COMMANDS.items():
-        sub = commands.add_parser(name, help=spec.help, description=spec.help)
+        sub = commands.add_parser(
+            name, help=spec.help, description=spec.help, formatter_class=_Formatter
+        )
         for option in spec.options:
             if option.positional:
                 sub.add_argument(option.name, help=option.help)
@@ -376,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wscale {args.command}: {error}", file=sys.stderr)
         return 2
     if args.json:
+        import json
+
         print(json.dumps(as_json(result), indent=2, sort_keys=True))
     else:
         width = max(len(label) for label, _ in rows(result))
@@ -383,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label + ':':<{width + 1}} {value}")
         for warning in warnings_of(result):
             print(f"warning: {warning}")
-    failed = isinstance(result, SysctlReport) and any(x.verdict == "error" for x in result.lines)
+    lines = result.lines if type(result).__name__ == "SysctlReport" else ()
+    failed = any(line.verdict == "error" for line in lines)
     return 1 if failed else 0
 
 

@@ -12,7 +12,7 @@ the algorithm of every era, parameterised by the row:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
 
@@ -20,8 +20,7 @@ TIMESTAMP_OPTION = 12  # TCPOLEN_TSTAMP_ALIGNED: the MSS a window is counted in 
 SIGNED_WINDOW = 32767  # MAX_TCP_WINDOW: 2.6.11 never offered more (signed 16-bit stacks)
 
 
-@dataclass(frozen=True, slots=True)
-class Era:
+class Era(NamedTuple):
     """One stretch of Linux history with the same initial-window arithmetic and defaults."""
 
     version: str  # first kernel of the era
@@ -178,8 +177,7 @@ ERAS: tuple[Era, ...] = (
 ALIASES = {"today": ERAS[-1].version, "latest": ERAS[-1].version}
 
 
-@dataclass(frozen=True, slots=True)
-class KernelChoice:
+class KernelChoice(NamedTuple):
     """What `tcp_select_initial_window` returns, and the numbers that led there."""
 
     kernel: str
@@ -271,4 +269,4 @@ def choose(
 
 def eras_table() -> list[dict]:
     """The era table as plain data, for JSON (the in-page calculator reads it)."""
-    return [{**asdict(era), "rmem": list(era.rmem)} for era in ERAS]
+    return [{**era._asdict(), "rmem": list(era.rmem)} for era in ERAS]

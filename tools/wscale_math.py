@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
 
 
-@dataclass(frozen=True, slots=True)
-class Effective:
+class Effective(NamedTuple):
     raw_window: int
     shift: int  # as received
     shift_used: int  # RFC 7323 §2.3: at most 14
@@ -20,22 +19,19 @@ class Effective:
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ShiftFor:
+class ShiftFor(NamedTuple):
     window: int
     shift: int
     max_window: int  # 65535 << shift
 
 
-@dataclass(frozen=True, slots=True)
-class Throughput:
+class Throughput(NamedTuple):
     window: int
     rtt: Fraction
     throughput_bps: Fraction  # window * 8 / rtt
 
 
-@dataclass(frozen=True, slots=True)
-class Bdp:
+class Bdp(NamedTuple):
     bandwidth_bps: Fraction
     rtt: Fraction
     bdp_bytes: Fraction
@@ -43,8 +39,7 @@ class Bdp:
     max_window: int
 
 
-@dataclass(frozen=True, slots=True)
-class Mathis:
+class Mathis(NamedTuple):
     mss: int
     rtt: Fraction
     loss: Fraction
