@@ -224,3 +224,23 @@ def test_sigkill_mid_run_then_cleanup_leaves_nothing(tmp_path):
     for namespace in namespaces:
         assert f"removed {namespace}" in cleanup.stdout
     assert_nothing_left(cli.pid, tmp_path, links_before)
+
+
+@pytest.mark.parametrize("name", SHORT_SET)
+def test_the_real_kernel_agrees_with_the_calculator(short_lab, name, capsys):
+    """Shift, SYN window and first raw window as sent: the kernel against tools.wscale's model."""
+    from tools import wscale
+
+    results, _ = short_lab
+    scenario = results[name]
+    sysctls = scenario["client_sysctls"]
+    release = ".".join(os.uname().release.split(".")[:2])
+    argv = ["kernel", "--kernel", release, "--rmem", sysctls["net.ipv4.tcp_rmem"],
+            "--rmem-max", sysctls["net.core.rmem_max"], "--json"]  # fmt: skip
+    if sysctls["net.ipv4.tcp_window_scaling"] == "0":
+        argv.append("--no-window-scaling")
+    assert wscale.main(argv) == 0
+    model = json.loads(capsys.readouterr().out)
+    assert scenario["syn_shift_sent"] == model["shift"]
+    assert scenario["client_syn_window"] == model["syn_window"]
+    assert scenario["client_first_window"] == model["first_ack_raw"]

@@ -6,6 +6,7 @@ Checksums are verified with scapy's own TCP checksum, an implementation independ
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -400,3 +401,27 @@ def test_lab_block_errors_name_the_post_and_line(post_dir, options, body, messag
 def test_lab_block_can_pick_scenarios(post_dir):
     html, _ = lab_block(post_dir, {"scenarios": "healthy"})
     assert "<td>healthy</td>" in html and "rewrite" not in html
+
+
+# --- the post's prose against the committed results --------------------------------------------
+
+POST = ROOT / "content" / "posts" / "tcp-window-scaling-linux-2-6-17.md"
+RATE = re.compile(r"\b(\d+(?:\.\d+)?) (MB|kB)/s")
+
+
+def test_every_rate_the_post_cites_is_measured_or_window_over_rtt():
+    """A rerun of `make lab` that changes a figure makes the prose fail here, not mislead."""
+    text = POST.read_text(encoding="utf-8")
+    section = text.split("## Reproduced on a current kernel", 1)[1].split("\n## ", 1)[0]
+    results = load_results(ROOT / "content" / "lab" / "results.json")
+    rtt = results["rtt_ms"] / 1000
+    measured = {rate_text(s["throughput"]) for s in results["scenarios"]}
+    arithmetic = {rate_text(65535 / rtt)} | {
+        rate_text(s["client_first_window"] / rtt) for s in results["scenarios"]
+    }
+    cited = [f"{number} {unit}/s" for number, unit in RATE.findall(section)]
+    assert len(cited) >= 8
+    assert [rate for rate in cited if rate not in measured | arithmetic] == []
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    assert f"of {by_name['small-rmem']['client_syn_window']} the lab's capture" in section
+    assert f"raw window of\n  {by_name['rewrite-to-0']['client_first_window']} " in section
