@@ -9,8 +9,10 @@ and the command line compute the same thing.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +47,18 @@ def chronological(posts: Iterable[PostRef]) -> list[PostRef]:
     return sorted(posts, key=lambda post: (post.date, post.key))
 
 
-def related_posts(post: PostRef, others: Iterable[PostRef], limit: int) -> tuple[str, ...]:
+def related_posts(
+    post: PostRef, by_tag: dict[str, list[PostRef]], date_rank: dict[str, int], limit: int
+) -> tuple[str, ...]:
     """Posts sharing most tags with `post`; ties go to the newer post, then the key."""
-    tags = set(post.tags)
-    scored = [
-        (len(tags & set(other.tags)), other)
-        for other in others
-        if other.key != post.key and tags & set(other.tags)
-    ]
-    # Stable sorts, least significant first: key, then newer date, then more shared tags.
-    scored.sort(key=lambda pair: pair[1].key)
-    scored.sort(key=lambda pair: pair[1].date, reverse=True)
-    scored.sort(key=lambda pair: pair[0], reverse=True)
-    return tuple(other.key for _, other in scored[:limit])
+    shared = Counter(
+        other.key for tag in set(post.tags) for other in by_tag[tag] if other.key != post.key
+    )
+    dates = {other.key: other.date for tag in post.tags for other in by_tag[tag]}
+    best = heapq.nsmallest(
+        limit, shared, key=lambda key: (-shared[key], -date_rank[dates[key]], key)
+    )
+    return tuple(best)
 
 
 def neighbours(posts: Sequence[PostRef], limit: int = RELATED_LIMIT) -> dict[str, Neighbours]:
@@ -65,12 +66,17 @@ def neighbours(posts: Sequence[PostRef], limit: int = RELATED_LIMIT) -> dict[str
     ordered = chronological(posts)
     if len({post.key for post in ordered}) != len(ordered):
         raise RelatedError("two posts share one key")
+    by_tag: dict[str, list[PostRef]] = defaultdict(list)
+    for post in ordered:
+        for tag in set(post.tags):
+            by_tag[tag].append(post)
+    date_rank = {date: rank for rank, date in enumerate(sorted({p.date for p in ordered}))}
     result = {}
     for index, post in enumerate(ordered):
         result[post.key] = Neighbours(
             previous=ordered[index - 1].key if index > 0 else "",
             next=ordered[index + 1].key if index + 1 < len(ordered) else "",
-            related=related_posts(post, ordered, limit),
+            related=related_posts(post, by_tag, date_rank, limit),
         )
     return result
 
