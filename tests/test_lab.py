@@ -244,3 +244,34 @@ def test_the_real_kernel_agrees_with_the_calculator(short_lab, name, capsys):
     assert scenario["syn_shift_sent"] == model["shift"]
     assert scenario["client_syn_window"] == model["syn_window"]
     assert scenario["client_first_window"] == model["first_ack_raw"]
+
+
+def test_a_failure_mid_scenario_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    require_lab()
+    from tools import lab_run
+    from tools.lab_capture import LabCaptureError
+
+    def broken_capture(path):
+        raise LabCaptureError(f"{path}: no SYN and SYN-ACK in the capture (0 packets)")
+
+    monkeypatch.setattr(lab_run, "handshake", broken_capture)
+    links_before = root_links()
+    argv = [
+        "run",
+        "--scenarios",
+        "healthy",
+        "--seconds",
+        "1",
+        "--size",
+        "1000",
+        "--out",
+        str(tmp_path),
+    ]
+    assert wscale_lab.main(argv) == 2
+    err = capsys.readouterr().err
+    progress, error = err.splitlines()  # the scenario's name, then the one-line error
+    assert progress.startswith("healthy: ")
+    assert error.startswith("wscale_lab: ") and error.endswith(
+        "healthy-client.pcap: no SYN and SYN-ACK in the capture (0 packets)"
+    )
+    assert_nothing_left(os.getpid(), tmp_path, links_before)
