@@ -105,3 +105,21 @@ def test_fence_options_are_refused(tmp_path, monkeypatch):
     write_post(tmp_path, "```wscale form=no\neffective: 92 6\n```\n")
     errors, _ = build_post(tmp_path, monkeypatch)
     assert len(errors) == 1 and "arith.md:7: wscale block: unknown option 'form'" in errors[0]
+
+
+def test_tcp_post_shows_computed_numbers(built_site):
+    page = (built_site / "posts" / "tcp-window-scaling-linux-2-6-17" / "index.html").read_text()
+    results = [
+        json.loads(html.unescape(found))
+        for found in re.findall(
+            r'<figure class="tool-block tool-wscale"[^>]*data-result="([^"]*)"', page
+        )
+    ]
+    windows = {r["effective_window"] for r in results if "effective_window" in r}
+    assert {5888, 1025408} <= windows  # 92 × 64 and 16022 × 64, from the trace
+    shifts = [r["shift"] for r in results if "syn_window" in r]
+    # Scaling off; the workaround triple (174760 -> 2); exactly 4 MiB (-> 7); 3014656 (-> 6);
+    # the route clamp 65535 (-> 0); later blocks of the post may follow.
+    assert shifts[:5] == [None, 2, 7, 6, 0]
+    assert any(r.get("throughput_bps") == 5242800 for r in results)  # 65535 B per 100 ms
+    assert "92 × 2^6 = 92 × 64" not in page  # the hand-typed arithmetic is gone
