@@ -79,7 +79,14 @@ class JsonWriter:
         templates: dict[tuple[int, int], str] = {}  # per connection and direction
         flag_text = FLAG_TEXT
         lines: list[str] = []
-        for raw in rows.records:
+        try:
+            self._loop(rows.records, step, write, templates, flag_text, lines)
+        finally:  # on bad input, what was valid is still written
+            write("".join(lines))
+
+    @staticmethod
+    def _loop(records, step, write, templates, flag_text, lines) -> None:
+        for raw in records:
             conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
             template = templates.get((conn, direction))
             if template is None:
@@ -108,7 +115,6 @@ class JsonWriter:
             if len(lines) >= BATCH:
                 write("".join(lines))
                 lines.clear()
-        write("".join(lines))
 
 
 def _json_template(raw: tuple, conn: int, direction: int) -> str:
@@ -196,12 +202,14 @@ def text_line(raw: tuple, result: tuple) -> str:
 
 def write_text(rows: Rows, out) -> None:
     lines: list[str] = []
-    for raw, result in rows:
-        lines.append(text_line(raw, result))
-        if len(lines) >= BATCH:
-            out.write("".join(lines))
-            lines.clear()
-    out.write("".join(lines))
+    try:
+        for raw, result in rows:
+            lines.append(text_line(raw, result))
+            if len(lines) >= BATCH:
+                out.write("".join(lines))
+                lines.clear()
+    finally:  # on bad input, what was valid is still written
+        out.write("".join(lines))
 
 
 class Progress:

@@ -195,33 +195,36 @@ def _pcapng(stream: _Stream) -> Iterator[tuple]:
             elif struct.unpack_from(">I", buf, pos + 8)[0] == PCAPNG_BYTE_ORDER_MAGIC:
                 order = ">"
             else:
-                raise PcapError("section header with a bad byte-order magic", stream.offset(), 0)
+                raise PcapError(
+                    "section header with a bad byte-order magic", stream.offset(), frame + 1
+                )
             interfaces = []
         block_len = struct.unpack_from(order + "I", buf, pos + 4)[0]
         is_packet = block_type in (BLOCK_EPB, BLOCK_SPB, BLOCK_OPB)
         if is_packet or block_type in BLOCK_RECORDS:
             frame += 1
+        current = frame if is_packet else frame + 1  # the frame an error is reported at
         if block_len < 12 or block_len % 4:
-            raise PcapError(f"block length {block_len} is invalid", stream.offset(), frame)
+            raise PcapError(f"block length {block_len} is invalid", stream.offset(), current)
         if block_len > (MAX_FRAME + 64 if is_packet else MAX_BLOCK):
-            raise PcapError(f"block length {block_len} is absurd", stream.offset(), frame)
+            raise PcapError(f"block length {block_len} is absurd", stream.offset(), current)
         if not stream.fill(block_len):
             raise PcapError(
                 f"block cut short: {block_len} bytes announced, {stream.end - stream.pos} left",
                 stream.offset(),
-                frame,
+                current,
             )
         buf, pos = stream.buf, stream.pos
         end = pos + block_len - 4
         if struct.unpack_from(order + "I", buf, end)[0] != block_len:
-            raise PcapError("block lengths disagree (corrupt block)", stream.offset(), frame)
+            raise PcapError("block lengths disagree (corrupt block)", stream.offset(), current)
         if is_packet:
             decoded = _packet_block(block_type, buf, pos, end, order, interfaces, stream, frame)
             if decoded is not None:
                 yield decoded
         elif block_type == BLOCK_IDB:
             if end - pos < 16:
-                raise PcapError("interface block cut short", stream.offset(), frame)
+                raise PcapError("interface block cut short", stream.offset(), current)
             linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, pos + 8)
             tick, offset = _idb_options(buf, pos + 16, end, order)
             interfaces.append(_Interface(linktype, snaplen, tick, offset))

@@ -1,0 +1,196 @@
+"""The connection tracker (RFC 7323 arithmetic worked by hand) and the annotator's CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from pcap_captures import conversation, frames, mid_stream, pcap
+
+from tools.pcap_annotate import annotate, main
+from tools.pcap_read import read_segments
+from tools.pcap_records import SCALE_NONE, SCALE_UNKNOWN
+from tools.pcap_track import Tracker
+
+
+def _annotated(packets, assume_shift=None):
+    data = pcap(frames(packets), 1)
+    return list(annotate(read_segments(io.BytesIO(data)), assume_shift))
+
+
+def _window_of(items, frame):
+    item = items[frame - 1]
+    return item.scalefactor, item.effective_window
+
+
+def test_each_segment_uses_its_senders_shift():
+    """Reference vector 1: SYN ws 6, SYN-ACK ws 2; client raw 92 -> 92*64, server 1608 -> *4."""
+    from pcap_captures import segment
+
+    packets = conversation(6, 2)[:3] + [
+        segment(True, "A", 1001, 5001, 92),
+        segment(False, "A", 5001, 1001, 1608),
+        segment(True, "A", 1001, 5001, 16022),
+    ]
+    items = _annotated(packets)
+    assert [item.effective_window for item in items[:2]] == [64240, 65160]  # SYNs unscaled
+    assert _window_of(items, 4) == (64, 5888)
+    assert _window_of(items, 5) == (4, 6432)
+    assert _window_of(items, 6) == (64, 1_025_408)
+    assert {item.connection for item in items} == {1}
+    assert [item.direction for item in items[:2]] == ["c2s", "s2c"]
+
+
+def test_syn_ack_without_option_disables_scaling_both_ways():
+    """Reference vector 2: SYN ws 6, SYN-ACK without WS: raw 92 stays 92 (-2)."""
+    items = _annotated(conversation(6, None))
+    assert _window_of(items, 3) == (SCALE_NONE, 502)
+    assert _window_of(items, 5) == (SCALE_NONE, 509)
+
+
+def test_shift_above_14_is_used_as_14():
+    """Reference vector 3: shift 15 announced, raw 65535 -> 65535 << 14 with a note."""
+    from pcap_captures import segment
+
+    packets = conversation(15, 3)[:3] + [segment(True, "A", 1001, 5001, 65535)]
+    items = _annotated(packets)
+    assert _window_of(items, 4) == (16384, 1_073_725_440)
+    assert any("15 > 14" in note for note in items[0].notes)
+
+
+def test_no_handshake_is_unknown_unless_a_shift_is_assumed():
+    """Reference vector 4: without the handshake -1 and raw; assumed 7 -> raw * 128."""
+    items = _annotated(mid_stream())
+    assert _window_of(items, 1) == (SCALE_UNKNOWN, 1024)
+    assert "handshake not captured" in items[0].notes[0]
+    assumed = _annotated(mid_stream(), assume_shift=7)
+    assert _window_of(assumed, 1) == (128, 1024 * 128)
+    # an assumed shift never applies where the handshake said "no scaling"
+    assert _window_of(_annotated(conversation(None, 6), assume_shift=7), 3) == (SCALE_NONE, 502)
+
+
+def test_bytes_in_flight_and_zero_window():
+    items = _annotated(conversation())
+    # frame 6: the server has sent 2 * 1448 bytes, the client acked none of them yet
+    assert items[5].bytes_in_flight == 2 * 1448
+    assert items[7].bytes_in_flight == 0  # client's own data fully acked by frame 6
+    assert "zero window" in items[6].notes
+
+
+def test_port_reuse_opens_new_connections_and_closed_ones_leave_the_live_table():
+    tracker = Tracker()
+    packets = conversation(isn=(1000, 5000)) + conversation(isn=(90000, 95000), close="RST")
+    data = pcap(frames(packets), 1)
+    from tools.pcap_read import iter_raw
+
+    ids = [tracker.step(raw)[0] for raw in iter_raw(io.BytesIO(data))]
+    assert ids == [1] * 11 + [2] * 9
+    assert tracker.live == {}  # both closed: remembered only in the bounded closed table
+
+
+def test_assume_shift_range_is_checked(capsys):
+    with pytest.raises(SystemExit):
+        main(["--assume-shift", "15", "x.pcap"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.fixture
+def capture(tmp_path):
+    path = tmp_path / "conversation.pcap"
+    path.write_bytes(pcap(frames(conversation()), 1))
+    return path
+
+
+def test_json_lines_carry_tshark_named_fields(capture, capsys):
+    assert main(["--json", str(capture)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 11
+    assert records[0]["window_size_scalefactor"] is None  # SYN: tshark leaves it empty
+    third = records[2]
+    assert (third["window_size_value"], third["window_size_scalefactor"]) == (502, 64)
+    assert third["window_size"] == 502 * 64
+    assert (third["seq"], third["ack"], third["seq_abs"]) == (1, 1, 1001)
+    assert third["flags"] == "." and records[1]["flags"] == "S."
+
+
+def test_csv_has_a_header_and_the_same_values(capture, capsys):
+    assert main(["--csv", str(capture)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 11
+    assert rows[0]["window_size_scalefactor"] == ""
+    assert (rows[4]["window_size_value"], rows[4]["window_size"]) == ("509", str(509 * 4))
+
+
+def test_text_lines_show_the_effective_window(capture, capsys):
+    assert main([str(capture)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 11
+    assert "10.0.0.1.40000 > 10.0.0.2.80: Flags [.], seq 1, ack 1, win 502 x64 = 32128" in lines[2]
+    assert "(SYN: never scaled)" in lines[0]
+    assert lines[6].endswith("zero window")
+
+
+def test_summary_json_one_object_per_connection(tmp_path, capsys):
+    path = tmp_path / "two.pcap"
+    packets = conversation(6, 2) + conversation(6, None, ports=(40001, 80))
+    path.write_bytes(pcap(frames(packets), 1))
+    assert main(["--summary", "--json", str(path)]) == 0
+    objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [item["connection"] for item in objects] == [1, 2]
+    first = objects[0]["directions"]
+    assert (first["c2s"]["announced_shift"], first["s2c"]["announced_shift"]) == (6, 2)
+    assert first["c2s"]["window_size_scalefactor"] == 64
+    codes = [diagnosis["code"] for diagnosis in objects[1]["diagnoses"]]
+    assert "scaling-disabled" in codes
+    assert all({"code", "frames", "message"} <= set(d) for d in objects[1]["diagnoses"])
+
+
+def test_text_input_is_detected(tmp_path, capsys):
+    trace = tmp_path / "trace.txt"
+    trace.write_text(
+        "10:20:30.000001 IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, "
+        "options [mss 1460,nop,wscale 6], length 0\n"
+        "10:20:30.000002 IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.], seq 5000, ack 1001, "
+        "win 65160, options [mss 1460,nop,wscale 2], length 0\n"
+        "10:20:30.000003 IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0\n"
+    )
+    assert main(["--json", str(trace)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["window_size"] for r in records] == [64240, 65160, 502 * 64]
+
+
+def test_stdin_and_a_user_run(capture):
+    """Smoke test: `python -m tools.pcap_annotate --json -` reading a pipe, as a user runs it."""
+    data = capture.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.pcap_annotate", "--json", "-"],
+        input=data,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["window_size"] for r in records][2:4] == [502 * 64, 502 * 64]
+    bad = subprocess.run(
+        [sys.executable, "-m", "tools.pcap_annotate", "-"],
+        input=data[:-7],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.decode().startswith("<stdin>: frame 11 at byte ")
+    assert b"Traceback" not in bad.stderr
+    assert len(bad.stdout.splitlines()) == 10
+
+
+def test_start_up_imports_nothing_heavy():
+    code = "import sys, tools.pcap_annotate; print('scapy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() == "False"
