@@ -186,3 +186,18 @@ def test_post_neighbours_and_related_posts_appear_on_the_page(tmp_path, n):
     related = re.search(r'<section class="related".*?</section>', text, re.S)[0]
     # Same tag everywhere: the two others, newer first.
     assert re.findall(r"post-(\d)/", related) == [str(i) for i in (3, 2, 1) if i != n]
+
+
+def test_a_page_renders_and_appears_in_the_navigation(tmp_path):
+    pages = tmp_path / "content" / "pages"
+    pages.mkdir(parents=True)
+    (pages / "about.md").write_text(
+        "Title: About & more\n\n## One\n\nText.\n\n## Two\n\n## Three\n", encoding="utf-8"
+    )
+    output = build_content(tmp_path, {"p1.md": POST.format(n=1, day=1)})
+    about = (output / "about-more" / "index.html").read_text(encoding="utf-8")
+    assert "<h1>About &amp; more</h1>" in about
+    assert 'aria-current="page"' in about
+    assert '<nav class="toc"' in about  # three headings: long enough for a table
+    index = (output / "index.html").read_text(encoding="utf-8")
+    assert 'href="./about-more/">About &amp; more</a>' in index
