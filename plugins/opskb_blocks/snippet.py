@@ -50,13 +50,10 @@ def settings_of(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def lexer_for(language: str):
-    if language == "tcpdump":
-        try:
-            from tools.tcpdump_lexer import TcpdumpLexer
+    if language in ("tcpdump", "console-with-trace"):
+        from tools.tcpdump_lexer import lexer_by_name
 
-            return TcpdumpLexer()
-        except ImportError:
-            return TextLexer()
+        return lexer_by_name(language)
     try:
         return get_lexer_by_name(LEXER_NAMES.get(language, language)) if language else TextLexer()
     except ClassNotFound:
