@@ -62,7 +62,13 @@ SEARCH_URL = "search/"
 SEARCH_SAVE_AS = "search/index.html"
 # Every page links these files of theme/static, in order. A block type appends its own
 # file here (e.g. "css/wscale.css", "js/wscale.js"); scripts load with `defer`.
-THEME_CSS = ["css/site.css", "css/pygments-light.css", "css/pygments-dark.css", "css/wscale.css"]
+THEME_CSS = [
+    "css/site.css",
+    "css/pygments-light.css",
+    "css/pygments-dark.css",
+    "css/wscale.css",
+    "css/vcb.css",
+]
 THEME_JS = ["js/theme.js", "js/copy.js", "js/wscale.js"]
 # `python -m tools.site devserver` turns this on: pages then load js/livereload.js.
 OPSKB_LIVE_RELOAD = False

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tools.site import build
-from tools.vcb import lint
+from tools.vcb import is_vcb_command, lint
 from tools.vcb_block import export_listing, run_block
 from tools.vcb_model import VcbError
 
@@ -154,3 +154,22 @@ def test_freeze_and_catalog_blocks(tmp_path, monkeypatch):
     assert errors == []
     assert "backupScripts.d\\50-MSSQL_SQLEXPRESS.bat" in page
     assert "config.vmx= &quot;[storage2] web01-copy/web01.vmx&quot;" in page
+
+
+def test_the_vcb_post_as_built(built_site):
+    """Every command the VCB post offers to copy passes lint; the source's errors are flagged."""
+    page = (built_site / "posts" / "vmware-consolidated-backup" / "index.html").read_text("utf-8")
+    figures = re.findall(
+        r'<figure class="snippet" data-lang="(cmd|sh)"[^>]*data-copy="([^"]*)"', page
+    )
+    commands = [(shell, html.unescape(text)) for shell, text in figures]
+    vcb_commands = [(shell, text) for shell, text in commands if is_vcb_command(text)]
+    assert len(vcb_commands) >= 8
+    for shell, text in vcb_commands:
+        assert lint(text, shell).ok, text
+    flagged = re.findall(r'<figure class="tool-block tool-vcb vcb-flagged".*?</figure>', page, re.S)
+    shown = " ".join(flagged)
+    for wrong in ("vmmount.exe", "vmount.exe", "C:Program FilesVMware", "-t incremental"):
+        assert wrong in shown
+    assert all('data-copy="vcb' not in figure for figure in flagged)
+    assert "mountvm.exe -d VMDK -cycleId -sysdl LOCATION" in html.unescape(page)

@@ -191,3 +191,68 @@ def test_reference_html_is_escaped():
 def test_cli_reference_unknown_command_exit_2(capsys):
     assert main(["reference", "vcbFoo"]) == 2
     assert capsys.readouterr().err.startswith("error: no VCB command 'vcbFoo'")
+
+
+# --- the model's confidence, fact by fact, as the project's VCB reference tags it -----------
+# (command, flag, field, expected) transcribed from shared/reference/vcb.md: [V] documented,
+# [I] inferred, [U] unverified.
+VCB_MD_TAGS = [
+    ("vcbMounter", "-m", "choice:san", "documented"),
+    ("vcbMounter", "-m", "choice:hotadd", "documented"),
+    ("vcbMounter", "-m", "choice:nbdssl", "unverified"),
+    ("vcbMounter", "-m", "choice:cos", "unverified"),
+    ("vcbMounter", "-t", "default", "inferred"),
+    ("vcbMounter", "-t", "choice:file", "documented"),
+    ("vcbMounter", "-M", "meaning", "inferred"),
+    ("vcbMounter", "-F", "meaning", "unverified"),
+    ("vcbMounter", "-U", "flag", "unverified"),
+    ("vcbMounter", "-d", "flag", "unverified"),
+    ("vcbMounter", "-r", "meaning", "inferred"),
+    ("vcbMounter", "-p", "flag", "documented"),
+    ("vcbMounter", "-L", "choice:6", "documented"),
+    ("mountvm", "-d", "flag", "unverified"),
+    ("mountvm", "-cycleId", "flag", "unverified"),
+    ("mountvm", "-sysdl", "flag", "unverified"),
+    ("mountvm", "-u", "flag", "unverified"),
+    ("vcbRestore", "-s", "flag", "documented"),
+    ("vcbRestore", "-a", "flag", "documented"),
+    ("vcbRestore", "-b", "choice:overwrite", "documented"),
+    ("vcbRestore", "-b", "choice:keep", "unverified"),
+    ("vcbUtil", "-c", "choice:vmfolders", "documented"),
+    ("vcbSnapshot", "-c", "flag", "documented"),
+    ("vcbSnapAll", "-M", "flag", "documented"),
+]
+
+
+@pytest.mark.parametrize(("command", "flag", "field", "expected"), VCB_MD_TAGS)
+def test_model_confidence_matches_the_reference(command, flag, field, expected, capsys):
+    assert main(["reference", "--json", command]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["commands"]
+    facts = {item["flag"]: item for item in entry["flags"]}[flag]
+    if field.startswith("choice:"):
+        value = field.split(":", 1)[1]
+        got = {choice["value"]: choice["confidence"] for choice in facts["choices"]}[value]
+    else:
+        got = facts[
+            {
+                "flag": "confidence",
+                "meaning": "meaning_confidence",
+                "default": "default_confidence",
+            }[field]
+        ]
+    assert got == expected
+
+
+def test_places_match_the_reference(capsys):
+    assert main(["reference", "--json"]) == 0
+    model = json.loads(capsys.readouterr().out)
+    places = {command["name"]: command["places"] for command in model["commands"]}
+    assert places["vcbRestore"] == {"console": "documented"}  # seen only on the console
+    assert (
+        places["vcbMounter"]
+        == places["vcbVmName"]
+        == {"proxy": "documented", "console": "documented"}
+    )
+    assert "console" not in places["mountvm"]
+    assert set(model["spec_types"]) == {"any", "name", "ipaddr", "uuid", "moref", "powerstate"}
+    assert {spec["confidence"] for spec in model["spec_types"].values()} == {"documented"}

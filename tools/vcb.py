@@ -38,7 +38,7 @@ from .vcb_job import (
 )
 from .vcb_lint import CODES, LintResult, Problem, is_vcb_command, lint
 from .vcb_model import VcbError
-from .vcb_reference import FORMATS, render
+from .vcb_reference import FORMATS, model_json, render
 
 __all__ = ["CODES", "LintResult", "Problem", "VcbError", "build", "is_vcb_command", "lint", "main"]
 
@@ -227,6 +227,9 @@ def _run_catalog(args: argparse.Namespace) -> int:
 
 
 def _run_reference(args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json(model_json(args.commands or None))
+        return 0
     sys.stdout.write(render(args.format, args.commands or None))
     return 0
 
@@ -298,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     reference = commands.add_parser("reference", help="the command reference")
     reference.add_argument("commands", nargs="*", metavar="COMMAND")
     reference.add_argument("--format", choices=FORMATS, default="markdown")
+    reference.add_argument("--json", action="store_true", help="the model itself, as JSON")
     reference.set_defaults(run=_run_reference)
     return parser
 

@@ -94,7 +94,14 @@ LOGIN = tuple(flag.name for flag in LOGIN_FLAGS)
 
 MOUNTER_FLAGS = (
     Flag("-a", "SPEC", (Kind.SPEC,), "the VM to back up", V),
-    Flag("-r", "DEST", (Kind.PATH,), "destination directory; must not exist yet", V),
+    Flag(
+        "-r",
+        "DEST",
+        (Kind.PATH,),
+        "destination directory; must not exist yet",
+        V,
+        meaning_confidence=I,  # "must not exist" is inferred
+    ),
     Flag(
         "-t",
         "TYPE",
@@ -129,7 +136,7 @@ MOUNTER_FLAGS = (
         "1 writes each disk as one monolithic file",
         V,
         meaning_confidence=I,
-        choices=(Choice("0", "split disks into extents", I), Choice("1", "monolithic disks", I)),
+        choices=(Choice("0", "split disks into extents", I), Choice("1", "monolithic disks", V)),
     ),
     Flag(
         "-F",

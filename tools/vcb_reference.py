@@ -168,6 +168,64 @@ def html(names: list[str] | None = None) -> str:
     )
 
 
+def model_json(names: list[str] | None = None) -> dict:
+    """The model itself, for `reference --json`: every fact with its confidence."""
+    commands = [command_of(name) for name in names] if names else list(model.COMMANDS.values())
+    return {
+        "ok": True,
+        "commands": [
+            {
+                "name": command.name,
+                "description": command.description,
+                "places": {place.value: conf.value for place, conf in command.places.items()},
+                "forms": [
+                    {
+                        "name": form.name,
+                        "required": list(form.required),
+                        "optional": list(form.optional),
+                        "confidence": form.confidence.value,
+                        "synopsis": synopsis(command, form.name),
+                    }
+                    for form in command.forms
+                ],
+                "flags": [
+                    {
+                        "flag": flag.name,
+                        "argument": flag.metavar,
+                        "meaning": flag.meaning,
+                        "confidence": flag.confidence.value,
+                        "meaning_confidence": (flag.meaning_confidence or flag.confidence).value,
+                        "choices": [
+                            {
+                                "value": c.value,
+                                "meaning": c.meaning,
+                                "confidence": c.confidence.value,
+                            }
+                            for c in flag.choices
+                        ],
+                        "default": flag.default,
+                        "default_confidence": flag.default_confidence
+                        and flag.default_confidence.value,
+                    }
+                    for flag in model.FLAGS[command.name].values()
+                ],
+                "examples": [
+                    {"command": e.command, "shell": e.shell, "explains": e.explains}
+                    for e in command.examples
+                ],
+            }
+            for command in commands
+        ],
+        "spec_types": {
+            name: {"meaning": spec.meaning, "confidence": spec.confidence.value}
+            for name, spec in model.SPEC_TYPES.items()
+        },
+        "problem_codes": {
+            code: {"severity": sev, "meaning": meaning} for code, (sev, meaning) in CODES.items()
+        },
+    }
+
+
 def render(fmt: str, names: list[str] | None = None) -> str:
     if fmt not in FORMATS:
         raise VcbError(f"format {fmt!r}: expected markdown or html")

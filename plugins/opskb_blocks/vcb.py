@@ -39,12 +39,15 @@ def _reproduce(result: BlockResult) -> str:
     return f'<pre class="vcb-command" data-copy="{command}"><code>$ {command}</code></pre>'
 
 
-def _snippet(shell: str, text: str, verdict: str, badge: str, extra: str = "") -> str:
+def _snippet(
+    shell: str, text: str, verdict: str, badge: str, extra: str = "", flags: str = ""
+) -> str:
+    """The opening of a snippet figure up to its code; the caller adds notes and closes it."""
     return (
         f'<figure class="snippet" data-lang="{escape(shell)}" data-verdict="{verdict}"{extra}'
         f' data-copy="{escape(text)}">'
         f'<figcaption class="snippet-badge">{escape(badge)}</figcaption>'
-        f"{_highlighted(shell, text)}"
+        f"{flags}{_highlighted(shell, text)}"
     )
 
 
@@ -52,7 +55,13 @@ def _command(result: BlockResult) -> str:
     verdict = "warning" if result.problems else "ok"
     extra = " data-destructive" if result.destructive else ""
     caption = f'<p class="vcb-caption">{escape(result.caption)}</p>' if result.caption else ""
-    return _snippet(result.shell, result.command_line, verdict, BADGE, extra) + (
+    flags = (
+        '<p class="snippet-flags"><span class="snippet-flag" data-destructive>'
+        "destructive: replaces the VM it restores</span></p>"
+        if result.destructive
+        else ""
+    )
+    return _snippet(result.shell, result.command_line, verdict, BADGE, extra, flags) + (
         _notes(result) + caption + "</figure>"
     )
 
