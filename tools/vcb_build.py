@@ -27,8 +27,9 @@ LOGIN_PARAMS = (
     Param("password", "-p"),
     Param("log_level", "-L"),
 )
-# Parameters by command, in the order their flags are written. `-F` (meaning unknown) and
-# vcbMounter's `-d` (the 2006 write-up's unmount) are left out: build offers what it can explain.
+# Parameters by command, in the order their flags are written. `-F` (meaning unknown) is left
+# out: build offers what it can explain. Both unmount flags are unverified: `-U` (later
+# write-ups) and `-d` (the 2006 write-up); lint warns about either.
 PARAMS: dict[str, tuple[Param, ...]] = {
     "vcbVmName": (Param("vm", "-s"),),
     "vcbMounter": (
@@ -38,6 +39,7 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("mode", "-m"),
         Param("monolithic", "-M"),
         Param("unmount", "-U"),
+        Param("unmount_d", "-d"),
     ),
     "mountvm": (
         Param("vmdk", "-d"),
