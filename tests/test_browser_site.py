@@ -179,7 +179,14 @@ def test_dark_mode_toggle_persists_across_reloads(site, browser):
     dark = background(page)
     assert dark != light
 
+    # Record the mode the moment <body> is parsed: set by then, the page never flashes light.
+    page.add_init_script(
+        "new MutationObserver((records, observer) => { if (document.body) {"
+        " window.themeAtBody = document.documentElement.getAttribute('data-theme');"
+        " observer.disconnect(); } }).observe(document, {childList: true, subtree: true})"
+    )
     page.reload()
+    assert page.evaluate("window.themeAtBody") == "dark"
     assert page.get_attribute("html", "data-theme") == "dark"
     assert background(page) == dark
     assert background(page, ".highlight") == DARK_CODE_BG

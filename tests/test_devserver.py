@@ -69,7 +69,9 @@ def wait_for_line(lines: queue.Queue, pattern: str, seen: list[str]) -> re.Match
     pytest.fail(f"no line matching {pattern!r} within {DEADLINE}s; got:\n{''.join(seen)}")
 
 
-def test_devserver_serves_rebuilds_and_announces_the_reload(project: Path):
+@pytest.fixture
+def running(project: Path):
+    """`python -m tools.site devserver --port 0` in the project copy; yields (host, port)."""
     server = subprocess.Popen(
         [sys.executable, "-m", "tools.site", "devserver", "--port", "0", "-o", "output"],
         cwd=project,
@@ -77,50 +79,69 @@ def test_devserver_serves_rebuilds_and_announces_the_reload(project: Path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output: list[str] = []
     try:
-        log = lines_of(server.stdout)
-        address = wait_for_line(log, r"at http://(127\.0\.0\.1):(\d+)/", output)
-        host, port = address[1], int(address[2])
-        base = f"http://{host}:{port}"
-
-        page = urllib.request.urlopen(f"{base}/posts/live-reload-check/", timeout=DEADLINE)
-        html = page.read().decode()
-        assert "First version of the text." in html
-        assert "js/livereload.js" in html  # devserver builds load the reload script
-        assert page.headers["Cache-Control"] == "no-store"
-
-        events = http.client.HTTPConnection(host, port, timeout=DEADLINE)
-        events.request("GET", devserver.RELOAD_PATH)
-        stream = events.getresponse()
-        assert stream.status == 200
-        assert stream.headers["Content-Type"].startswith("text/event-stream")
-        assert stream.readline() == b"retry: 1000\n"
-
-        post = project / "content" / "posts" / "live.md"
-        post.write_text(POST.replace("First version", "Second version"), encoding="utf-8")
-
-        end = time.monotonic() + DEADLINE
-        received = []
-        while time.monotonic() < end:
-            line = stream.readline()
-            received.append(line)
-            if line == b"event: reload\n":
-                break
-        else:
-            pytest.fail(f"no reload event within {DEADLINE}s: {received}")
-        assert stream.readline().startswith(b"data: ")
-        events.close()
-
-        html = urllib.request.urlopen(f"{base}/posts/live-reload-check/", timeout=30).read()
-        assert "Second version of the text." in html.decode()
+        address = wait_for_line(lines_of(server.stdout), r"at http://(127\.0\.0\.1):(\d+)/", [])
+        yield address[1], int(address[2])
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGINT)  # as Ctrl-C does
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_devserver_serves_rebuilds_and_announces_the_reload(project: Path, running):
+    host, port = running
+    base = f"http://{host}:{port}"
+
+    page = urllib.request.urlopen(f"{base}/posts/live-reload-check/", timeout=DEADLINE)
+    html = page.read().decode()
+    assert "First version of the text." in html
+    assert "js/livereload.js" in html  # devserver builds load the reload script
+    assert page.headers["Cache-Control"] == "no-store"
+
+    events = http.client.HTTPConnection(host, port, timeout=DEADLINE)
+    events.request("GET", devserver.RELOAD_PATH)
+    stream = events.getresponse()
+    assert stream.status == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert stream.readline() == b"retry: 1000\n"
+
+    post = project / "content" / "posts" / "live.md"
+    post.write_text(POST.replace("First version", "Second version"), encoding="utf-8")
+
+    end = time.monotonic() + DEADLINE
+    received = []
+    while time.monotonic() < end:
+        line = stream.readline()
+        received.append(line)
+        if line == b"event: reload\n":
+            break
+    else:
+        pytest.fail(f"no reload event within {DEADLINE}s: {received}")
+    assert stream.readline().startswith(b"data: ")
+    events.close()
+
+    html = urllib.request.urlopen(f"{base}/posts/live-reload-check/", timeout=30).read()
+    assert "Second version of the text." in html.decode()
+
+
+@pytest.mark.browser
+def test_an_open_page_reloads_itself_after_a_rebuild(project: Path, running, browser):
+    host, port = running
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://{host}:{port}/posts/live-reload-check/")
+        assert "First version" in page.locator("main").inner_text()
+        page.wait_for_timeout(500)  # let the page open its event stream
+        post = project / "content" / "posts" / "live.md"
+        with page.expect_event("load", timeout=DEADLINE * 1000):
+            post.write_text(POST.replace("First version", "Third version"), encoding="utf-8")
+        assert "Third version" in page.locator("main").inner_text()
+    finally:
+        context.close()
 
 
 def test_a_normal_build_does_not_load_the_reload_script(built_site: Path):
