@@ -101,6 +101,11 @@ def test_unknown_net_key_warns_and_others_are_ignored():
     assert (report.shift, report.max_window) == (None, None)
 
 
+def test_unknown_key_with_a_word_value_is_a_warning_not_an_error():
+    line = only(sysctl_report("sysctl -w net.ipv4.tcp_congestion_control=bbr"))
+    assert (line.verdict, line.values) == ("warning", ())
+
+
 def test_several_settings_on_one_line_keep_their_line():
     report = sysctl_report("x=1\nsysctl -w net.core.rmem_max=1 net.ipv4.tcp_sack=0\n")
     assert [(line.line, line.key) for line in report.lines if line.key == "net.ipv4.tcp_sack"] == [

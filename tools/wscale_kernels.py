@@ -25,7 +25,7 @@ class Era(NamedTuple):
 
     version: str  # first kernel of the era
     rmem: tuple[int, int, int]  # default net.ipv4.tcp_rmem (max: the usual value, RAM allowing)
-    rmem_max: int  # default net.core.rmem_max on x86_64
+    rmem_max: int  # typical default net.core.rmem_max; below tcp_rmem max, so it sets no shift
     adv_win_scale: int | None  # tcp_win_from_space: space - (space >> adv_win_scale)
     scaling_ratio: int | None  # tcp_win_from_space: (space * ratio) >> 8 (6.6 onwards)
     syn_rule: str  # key of SYN_CAPS: how the initial window is capped

@@ -107,13 +107,15 @@ def _check(key: str, value: str) -> tuple[tuple[int, ...], str, str]:
     words = value.split()
     if not key.startswith("net."):
         return (), "ignored", f"{key}: not a network setting"
-    if not all(re.fullmatch(r"-?\d+", word) for word in words):
+    numeric = all(re.fullmatch(r"-?\d+", word) for word in words)
+    rule = KEYS.get(key)
+    if rule is None:  # e.g. tcp_congestion_control = bbr: its values may be words
+        values = tuple(int(word) for word in words) if numeric else ()
+        return values, "warning", f"{key}: not a setting this checker knows; values not checked"
+    if not numeric:
         bad = next(word for word in words if not re.fullmatch(r"-?\d+", word))
         return (), "error", f"{key}: {bad!r} is not an integer"
     values = tuple(int(word) for word in words)
-    rule = KEYS.get(key)
-    if rule is None:
-        return values, "warning", f"{key}: not a setting this checker knows; values not checked"
     short = key.rsplit(".", 1)[1]
     if len(values) != rule.count:
         plural = "value" if rule.count == 1 else "values"
