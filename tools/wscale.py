@@ -263,6 +263,7 @@ def _rows_kernel(r: KernelChoice) -> list[tuple[str, str]]:
         ("route window clamp", clamp),
         ("window scale (shift)", "off: no option sent" if r.shift is None else str(r.shift)),
         ("SYN window", f"{r.syn_window:,} bytes (counted in {r.mss}-byte segments)"),
+        ("first ACK's raw window", f"{r.first_ack_raw:,} (the SYN window in 2^shift units)"),
         ("largest window at that shift", format_bytes(r.max_window)),
         ("largest window tcp_rmem max allows", format_bytes(r.buffer_window)),
     ]
