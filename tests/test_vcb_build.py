@@ -36,6 +36,7 @@ POOLS = {
         ],
         "dest": [r"E:\VMmount\VM1", r"E:\VM backups\Web & DB (1)", r"\\nas\vcb\VM1", "E:\\trail\\"],
         "unmount": [r"E:\VMmount\VM1"],
+        "unmount_d": [r"E:\VMmount\VM1", r"E:\VM backups\VM1"],
         "vmdk": [r"E:\VMmount\VM1\scsi0-0-0-VM1.vmdk", r"E:\VM backups\a b\scsi0-0-0-a b.vmdk"],
         "mountpoint": [r"F:\mnt\VM1", r"F:\mount point"],
         "host": ["vc01", "VC_HOST"],
@@ -48,6 +49,7 @@ POOLS = {
         "vm": ["name:vm1", "name:it's (a) $HOME & `x`", "moref:96", "powerstate:on", "any:"],
         "dest": ["/vmimages/vm1", "/vmfs/volumes/data store/it's"],
         "unmount": ["/vmimages/vm1"],
+        "unmount_d": ["/vmimages/it's"],
         "backup_dir": ["/vmimages/vm1", "/vmimages/with space"],
         "catalog": ["/vmimages/copy.catalog", "/tmp/it's.catalog"],
         "host": ["localhost"],
@@ -67,7 +69,12 @@ def combinations():
     """(command, shell, params) for every form of every command, over the value pools."""
     cases = {
         "vcbVmName": [("vm",)],
-        "vcbMounter": [("vm", "dest", "type", "mode", "monolithic"), ("vm", "dest"), ("unmount",)],
+        "vcbMounter": [
+            ("vm", "dest", "type", "mode", "monolithic"),
+            ("vm", "dest"),
+            ("unmount",),
+            ("unmount_d",),
+        ],
         "mountvm": [("vmdk", "mountpoint", "cycle_id"), ("unmount",)],
         "vcbRestore": [("backup_dir",), ("backup_dir", "catalog", "behaviour")],
         "vcbSnapshot": [("vm", "create"), ("vm", "find"), ("vm", "delete")],

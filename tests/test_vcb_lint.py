@@ -151,6 +151,10 @@ def test_shell_is_guessed_from_the_program():
         ("vmount.exe -u X", True),
         ('"C:\\Program Files\\VMware\\VMware Consolidated Backup Framework\\vcbUtil.exe"', True),
         ("mount /dev/sdb1 /mnt", False),
+        ("echo vcbMounter.exe", False),
+        ("ls -l /usr/sbin/vcbMounter", False),
+        ("copy vcbMounter.exe D:\\", False),
+        ("vcbSomething -x", True),  # a near miss is linted, and fails as unknown-binary
         ("ls -l", False),
         ("", False),
     ],

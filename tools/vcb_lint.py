@@ -39,11 +39,18 @@ def _stem(word: str) -> str:
 
 
 def _find_binary(words: tuple[Word, ...]) -> tuple[int, str] | None:
-    """Index of the word naming a VCB binary (possibly glued to a lost-backslash path)."""
-    for index, word in enumerate(words[:8]):
+    """Index of the word naming a VCB binary (possibly glued to a lost-backslash path).
+
+    Only the program's word counts, or a later word when the first is the start of a
+    Windows path split at its spaces: `echo vcbMounter.exe` does not run vcbMounter.
+    """
+    split_path = bool(DRIVE_PATH.match(words[0].text))
+    for index, word in enumerate(words[: 8 if split_path else 1]):
+        if index and word.text.startswith("-"):
+            return None
         stem = _stem(word.text).lower()
         for lower, name in BY_LOWER.items():
-            if stem == lower or (stem.endswith(lower) and DRIVE_PATH.match(words[0].text)):
+            if stem == lower or (split_path and stem.endswith(lower)):
                 return index, name
     return None
 
