@@ -140,11 +140,14 @@ def parse_triple(text: str, what: str = "tcp_rmem") -> tuple[int, int, int]:
 
 
 def format_bytes(size: int | Fraction) -> str:
-    """`1,025,408 bytes (1001.4 KiB)`: the exact count, then a binary-unit reading."""
+    """`1,025,408 bytes (1001.375 KiB)`; `≈` marks a reading cut short, never rounded up."""
     exact = f"{round(size):,} bytes"
     for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if size >= scale:
-            return f"{exact} ({float(size) / scale:.4g} {unit})"
+            thousandths = size * 1000 // scale
+            reading = f"{thousandths / 1000:.3f}".rstrip("0").rstrip(".")
+            mark = "" if size * 1000 % scale == 0 else "≈"
+            return f"{exact} ({mark}{reading} {unit})"
     return exact
 
 

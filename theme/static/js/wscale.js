@@ -268,8 +268,11 @@
   function bytesText(size) {
     var units = [["GiB", 1073741824], ["MiB", 1048576], ["KiB", 1024]];
     for (var i = 0; i < units.length; i++) {
-      if (size >= units[i][1]) {
-        return group(Math.round(size)) + " bytes (" + Number((size / units[i][1]).toPrecision(4)) + " " + units[i][0] + ")";
+      if (size >= units[i][1]) { // as tools/wscale_units.format_bytes: cut short, marked ≈
+        var thousandths = Math.floor((size * 1000) / units[i][1]);
+        var mark = (size * 1000) % units[i][1] === 0 ? "" : "≈";
+        var reading = String(thousandths / 1000);
+        return group(Math.round(size)) + " bytes (" + mark + reading + " " + units[i][0] + ")";
       }
     }
     return group(Math.round(size)) + " bytes";
