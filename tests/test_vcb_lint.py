@@ -88,6 +88,7 @@ KNOWN_BAD = [
     (r"vcbMounter.exe -a name:VM1 -a name:VM2 -r E:\x", None, "duplicate-flag", "error"),
     (r"vcbMounter.exe -a name:VM1 -r", None, "missing-value", "error"),
     ("mountvm.exe -d E:\\x.vmdk -sysdl F:\\m -u F:\\m", None, "exclusive-flags", "error"),
+    ('vcbMounter.exe -a name:VM1 -r "E:\\VM backups\\" -t file', None, "escaped-quote", "error"),
 ]
 
 

@@ -31,6 +31,7 @@ CODES: dict[str, tuple[str, str]] = {
     "restore-on-proxy": ("error", "vcbRestore exists only on the ESX service console"),
     "wrong-place": ("error", "the command does not exist where this shell runs"),
     "windows-path-on-console": ("error", "a Windows path given to a service-console command"),
+    "escaped-quote": ("error", "a backslash before a closing quote makes the quote literal"),
     "password-on-command-line": ("warning", "-p shows the password to every user of the host"),
     "ipaddr-powered-off": ("warning", "ipaddr: finds a VM only while it runs VMware Tools"),
     "spec-selects-many": ("warning", "the spec can select several VMs; this command takes one"),
@@ -192,6 +193,14 @@ def check_spec(command: str, flag: str, spec: str) -> list[Problem]:
 
 
 def check_path(text: str, raw: str, shell: str) -> list[Problem]:
+    if shell == "cmd" and '"' in text:
+        return [
+            problem(
+                "escaped-quote",
+                f"the program receives '{text}': the C runtime read \\\" as a literal quote",
+                'double a trailing backslash before the closing quote ("E:\\dir\\\\") or drop it',
+            )
+        ]
     if shell == "cmd" and DRIVE_RELATIVE.match(text):
         return [
             problem(
