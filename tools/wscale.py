@@ -282,7 +282,12 @@ def _rows_bdp(r: Bdp) -> list[tuple[str, str]]:
         ("bandwidth", format_rate(r.bandwidth_bps)),
         ("RTT", format_time(r.rtt)),
         ("bandwidth-delay product", format_bytes(r.bdp_bytes)),
-        ("shift needed", f"{r.shift} (65,535 × 2^{r.shift} = {r.max_window:,} bytes)"),
+        (
+            "shift needed",
+            f"{r.shift} (65,535 × 2^{r.shift} = {r.max_window:,} bytes)"
+            if r.shift is not None
+            else f"none suffices: the largest window is {r.max_window:,} bytes (RFC 7323 §2.3)",
+        ),
     ]
 
 

@@ -35,7 +35,7 @@ class Bdp(NamedTuple):
     bandwidth_bps: Fraction
     rtt: Fraction
     bdp_bytes: Fraction
-    shift: int
+    shift: int | None  # None: more than any window can hold (65535 << 14)
     max_window: int
 
 
@@ -82,6 +82,8 @@ def throughput(window: int, rtt: Fraction) -> Throughput:
 def bdp(bandwidth_bps: Fraction, rtt: Fraction) -> Bdp:
     """Bandwidth-delay product in bytes, and the shift a window that large needs."""
     size = bandwidth_bps * rtt / 8
+    if size > MAX_WINDOW:  # RFC 7323 §2.3: one connection cannot fill this path
+        return Bdp(bandwidth_bps, rtt, size, None, MAX_WINDOW)
     needed = shift_for(math.ceil(size))
     return Bdp(bandwidth_bps, rtt, size, needed.shift, needed.max_window)
 

@@ -231,6 +231,9 @@
     bdp: function (a) {
       var top = a.bandwidth.n * a.rtt.n;
       var bottom = a.bandwidth.d * a.rtt.d * 8;
+      if (top > MAX_WINDOW * bottom) { // RFC 7323 §2.3: more than any window holds
+        return { bdp_bytes: top / bottom, shift: null, warnings: [] };
+      }
       var needed = shiftFor(Math.floor((top + bottom - 1) / bottom));
       return { bdp_bytes: top / bottom, shift: needed.shift, warnings: [] };
     },
@@ -292,7 +295,7 @@
     bdp_bytes: bytesText,
     syn_window: function (v) { return group(v) + " bytes"; },
     throughput_bps: rateText,
-    shift: function (v) { return v === null ? "off (no option sent)" : String(v); }
+    shift: function (v) { return v === null ? "none (off, or beyond shift 14)" : String(v); }
   };
 
   function show(fieldset, result, error) {
