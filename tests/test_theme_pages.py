@@ -201,3 +201,25 @@ def test_a_page_renders_and_appears_in_the_navigation(tmp_path):
     assert '<nav class="toc"' in about  # three headings: long enough for a table
     index = (output / "index.html").read_text(encoding="utf-8")
     assert 'href="./about-more/">About &amp; more</a>' in index
+
+
+def test_the_plugin_settings_change_what_is_built(tmp_path):
+    posts = {f"p{i}.md": POST.format(n=i, day=i) + "\n## Only heading\n" for i in range(1, 4)}
+    output = build_content(
+        tmp_path,
+        posts,
+        OPSKB_TOC_MIN_HEADINGS=1,
+        OPSKB_RELATED_LIMIT=1,
+        OPSKB_SEARCH_INDEX="index/search-docs.json",
+        OPSKB_SITEMAP="map.xml",
+    )
+    text = (output / "posts" / "post-2" / "index.html").read_text(encoding="utf-8")
+    assert '<nav class="toc"' in text  # one heading is enough now
+    related = re.search(r'<section class="related".*?</section>', text, re.S)[0]
+    assert re.findall(r"post-(\d)/", related) == ["3"]
+    assert (output / "index" / "search-docs.json").is_file()
+    assert not (output / "search.json").exists()
+    search = (output / "search" / "index.html").read_text(encoding="utf-8")
+    assert 'data-index="../index/search-docs.json"' in search
+    assert (output / "map.xml").is_file() and not (output / "sitemap.xml").exists()
+    assert 'href="../map.xml">Sitemap</a>' in search

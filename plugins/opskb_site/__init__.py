@@ -28,6 +28,12 @@ def setting(settings, key):
     return settings.get(key, DEFAULTS[key])
 
 
+def add_defaults(pelican) -> None:
+    """Put the plugin's defaults into the settings, where the templates read them too."""
+    for key, value in DEFAULTS.items():
+        pelican.settings.setdefault(key, value)
+
+
 def tag_names(content) -> tuple[str, ...]:
     return tuple(tag.name for tag in getattr(content, "tags", ()))
 
@@ -120,6 +126,8 @@ def write(path: Path, text: str) -> None:
 
 
 def register():
+    # initialized: settings are read and the templates' context is not yet built.
+    signals.initialized.connect(add_defaults)
     # article_generator_finalized: every post is read and dated, none is written yet.
     signals.article_generator_finalized.connect(annotate_articles)
     signals.page_generator_finalized.connect(annotate_pages)
