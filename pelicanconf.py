@@ -68,6 +68,7 @@ THEME_CSS = [
     "css/pygments-dark.css",
     "css/wscale.css",
     "css/vcb.css",
+    "css/pcap.css",
 ]
 THEME_JS = ["js/theme.js", "js/copy.js", "js/wscale.js"]
 # `python -m tools.site devserver` turns this on: pages then load js/livereload.js.

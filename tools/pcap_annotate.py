@@ -55,6 +55,8 @@ def annotate(
     for item in segments:
         if isinstance(item, Segment):
             segment, raw = item, _raw_from_segment(item)
+        elif isinstance(item[3], str):  # a tcpdump text trace's tuple: addresses already text
+            segment, raw = Segment(*item), item
         else:
             segment, raw = segment_from_raw(item, names), item
         conn, direction, scalefactor, window_size, _seq, _ack, in_flight, notes = tracker.step(raw)

@@ -18,7 +18,7 @@ from markdown.preprocessors import Preprocessor
 
 from tools.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
 
-from . import lab, snippet, vcb, wscale
+from . import lab, pcap, snippet, vcb, wscale
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,7 @@ Renderer = Callable[[Block, RenderContext], str]
 # Tool blocks by language; any other language is a code snippet.
 RENDERERS: dict[str, Renderer] = {
     "lab": lab.render,
+    "pcap": pcap.render,
     "vcb": vcb.render,
     "wscale": wscale.render,
 }
