@@ -36,10 +36,11 @@ publish: $(VENV)/.installed
 test: html
 	$(PY) -m pytest
 
-# The window-scale lab on this machine's kernel (needs root): reruns every default scenario
-# and refreshes the results and trimmed captures the TCP post renders (content/lab/).
+# The window-scale lab on this machine's kernel (needs root): reruns the default scenarios and a
+# box that zeroes only large shifts; refreshes the results and trimmed captures in content/lab/.
 lab: $(VENV)/.installed
-	$(PY) -m tools.wscale_lab run --out content/lab --trim 100
+	$(PY) -m tools.wscale_lab run --out content/lab --trim 100 \
+		--scenarios default,rewrite-above-7,small-rmem+rewrite-above-7
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

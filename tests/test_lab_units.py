@@ -94,6 +94,10 @@ def test_workarounds_are_the_posts_values():
 
 def test_select_scenarios_keeps_order_and_rejects_unknown_names():
     assert [s.name for s in select_scenarios("strip, healthy")] == ["strip", "healthy"]
+    assert [s.name for s in select_scenarios("default,rewrite-to-2")] == [
+        *DEFAULT_SET,
+        "rewrite-to-2",
+    ]
     with pytest.raises(LabScenarioError, match="unknown scenario 'nope'"):
         select_scenarios("healthy,nope")
     with pytest.raises(LabScenarioError, match="twice"):
@@ -276,7 +280,9 @@ def test_expected_peer_shift_needs_a_changed_option_on_both_sides():
 def test_rates_use_three_significant_digits():
     assert rate_text(25_407_666) == "25.4 MB/s"
     assert rate_text(1_234) == "1.23 kB/s"
-    assert rate_text(12) == "12 B/s"
+    assert rate_text(12) == "12.0 B/s"
+    assert rate_text(1_200_000) == "1.20 MB/s"
+    assert rate_text(123_400) == "123 kB/s"
     assert rate_text(None) == "-"
 
 
@@ -423,5 +429,40 @@ def test_every_rate_the_post_cites_is_measured_or_window_over_rtt():
     assert len(cited) >= 8
     assert [rate for rate in cited if rate not in measured | arithmetic] == []
     by_name = {s["name"]: s for s in results["scenarios"]}
-    assert f"of {by_name['small-rmem']['client_syn_window']} the lab's capture" in section
-    assert f"raw window of\n  {by_name['rewrite-to-0']['client_first_window']} " in section
+    words = " ".join(section.split())
+    assert f"of {by_name['small-rmem']['client_syn_window']} the lab's capture" in words
+    assert f"raw window of {by_name['rewrite-to-0']['client_first_window']} " in words
+    assert (
+        f"window it advertises is {by_name['small-rmem+rewrite']['client_first_window']} " in words
+    )
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_the_annotator_diagnoses_the_committed_lab_captures(side):
+    """The post's own captures (first 100 packets of each side): exactly the rewrites flagged."""
+    from tools.pcap_annotate import annotate_file
+    from tools.pcap_diagnose import diagnose
+
+    lab = ROOT / "content" / "lab"
+    results = load_results(lab / "results.json")
+    flagged = {}
+    for scenario in results["scenarios"]:
+        diagnoses = diagnose(list(annotate_file(lab / scenario["captures"][side])))
+        estimates = {d.estimated_shift for d in diagnoses if d.code == "peer-ignores-shift"}
+        if estimates:
+            flagged[scenario["name"]] = estimates
+    # The box changed the SYN in these (10 → 0, 7 → 0, 10 → 0 above 7), and in no other.
+    rewritten = {"rewrite-to-0": (10, 0), "small-rmem+rewrite": (7, 0), "rewrite-above-7": (10, 0)}
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    for name, (sent, received) in rewritten.items():
+        assert (by_name[name]["syn_shift_sent"], by_name[name]["syn_shift_received"]) == (
+            sent,
+            received,
+        )
+    # At the client, the estimate is the shift the server applies; at the server, the one the
+    # client really uses.
+    expected = {
+        name: {received if side == "client" else sent}
+        for name, (sent, received) in rewritten.items()
+    }
+    assert flagged == {name: expected[name] for name in by_name if name in expected}

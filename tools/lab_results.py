@@ -59,12 +59,12 @@ def shift_text(shift: int | None) -> str:
 
 
 def rate_text(bytes_per_second: float | None) -> str:
-    """A throughput in decimal units, three significant digits: 25.1 MB/s, 1.26 kB/s."""
+    """A throughput in decimal units, three significant digits: 25.1 MB/s, 1.20 kB/s, 123 B/s."""
     if bytes_per_second is None:
         return "-"
     for scale, unit in RATE_UNITS:
         if bytes_per_second >= scale or scale == 1.0:
-            return f"{bytes_per_second / scale:.3g} {unit}"
+            return f"{bytes_per_second / scale:#.3g}".rstrip(".") + f" {unit}"
     raise AssertionError("unreachable")
 
 

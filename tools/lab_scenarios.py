@@ -91,10 +91,12 @@ DEFAULT_SET = tuple(scenario.name for scenario in SCENARIOS if scenario.default)
 
 
 def select_scenarios(names: str | None) -> tuple[Scenario, ...]:
-    """The scenarios named in a comma-separated list (the default set when None), in that order."""
+    """The scenarios of a comma-separated list, in order; `default` stands for the default set."""
     if names is None:
         return tuple(BY_NAME[name] for name in DEFAULT_SET)
-    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    chosen = []
+    for name in (name.strip() for name in names.split(",")):
+        chosen += DEFAULT_SET if name == "default" else [name] if name else []
     if not chosen:
         raise LabScenarioError("--scenarios names no scenario")
     unknown = [name for name in chosen if name not in BY_NAME]

@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run scenarios; print a table; write results.json and captures"
     )
-    run.add_argument("--scenarios", help="comma-separated names (default: the default set)")
+    run.add_argument(
+        "--scenarios", help="comma-separated names; `default` is the default set (the default)"
+    )
     run.add_argument("--out", type=Path, default=Path(".cache/lab"), help="directory for results")
     run.add_argument("--size", type=int, default=20 << 20, help="bytes per transfer (cap)")
     run.add_argument("--seconds", type=float, default=10.0, help="seconds per transfer (cap)")
