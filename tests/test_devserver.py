@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -100,6 +101,11 @@ def test_devserver_serves_rebuilds_and_announces_the_reload(project: Path, runni
     assert "First version of the text." in html
     assert "js/livereload.js" in html  # devserver builds load the reload script
     assert page.headers["Cache-Control"] == "no-store"
+
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{base}/no/such/page/", timeout=DEADLINE)
+    assert missing.value.code == 404
+    assert "Page not found" in missing.value.read().decode()
 
     events = http.client.HTTPConnection(host, port, timeout=DEADLINE)
     events.request("GET", devserver.RELOAD_PATH)

@@ -75,6 +75,19 @@ class LiveReloadHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
+    def send_error(self, code, message=None, explain=None):
+        # A missing page gets the site's own 404.html, as the published site's server does.
+        page = Path(self.directory) / "404.html"
+        if code != 404 or self.command != "GET" or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404, message)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return None
+
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.path.split("?", 1)[0] != RELOAD_PATH:
             return super().do_GET()
