@@ -19,17 +19,10 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import wscale_kernels
-from .wscale_kernels import KernelChoice
+from . import wscale_kernels, wscale_rows
 from .wscale_math import (
-    Bdp,
-    Effective,
-    Mathis,
-    ShiftFor,
-    Throughput,
     bdp,
     effective,
     mathis,
@@ -39,9 +32,6 @@ from .wscale_math import (
 from .wscale_units import (
     MAX_RAW_WINDOW,
     WscaleError,
-    format_bytes,
-    format_rate,
-    format_time,
     parse_int,
     parse_loss,
     parse_rate,
@@ -233,124 +223,14 @@ def compute(command: str, arguments: dict) -> Any:
     return spec.run({o.name: parse_option(o, typed.get(o.name)) for o in spec.options})
 
 
-# --- presentation: labelled rows for people, plain data for --json --------------------------
-
-
-def _rows_effective(r: Effective) -> list[tuple[str, str]]:
-    rows = [("raw window", f"{r.raw_window:,}"), ("shift", str(r.shift))]
-    if r.shift != r.shift_used:
-        rows.append(("shift used", str(r.shift_used)))
-    formula = "SYN: not scaled" if r.syn else f"{r.raw_window:,} × 2^{r.shift_used}"
-    rows.append(("effective window", f"{format_bytes(r.effective_window)} = {formula}"))
-    return rows
-
-
-def _rows_shift_for(r: ShiftFor) -> list[tuple[str, str]]:
-    return [
-        ("window", format_bytes(r.window)),
-        ("smallest shift", str(r.shift)),
-        ("largest window at that shift", f"{format_bytes(r.max_window)} = 65,535 × 2^{r.shift}"),
-    ]
-
-
-def _rows_kernel(r: KernelChoice) -> list[tuple[str, str]]:
-    era = wscale_kernels.find_era(r.kernel)
-    clamp = "none" if r.window_clamp is None else f"{r.window_clamp:,}"
-    return [
-        ("kernel era", f"Linux {r.kernel}+: {era.change}"),
-        ("tcp_rmem", " ".join(str(v) for v in r.rmem)),
-        ("rmem_max", f"{r.rmem_max:,}"),
-        ("route window clamp", clamp),
-        ("window scale (shift)", "off: no option sent" if r.shift is None else str(r.shift)),
-        ("SYN window", f"{r.syn_window:,} bytes (counted in {r.mss}-byte segments)"),
-        ("first ACK's raw window", f"{r.first_ack_raw:,} (the SYN window in 2^shift units)"),
-        ("largest window at that shift", format_bytes(r.max_window)),
-        ("largest window tcp_rmem max allows", format_bytes(r.buffer_window)),
-    ]
-
-
-def _rows_throughput(r: Throughput) -> list[tuple[str, str]]:
-    return [
-        ("window", format_bytes(r.window)),
-        ("RTT", format_time(r.rtt)),
-        ("throughput ceiling", f"{format_rate(r.throughput_bps)} = window × 8 / RTT"),
-    ]
-
-
-def _rows_bdp(r: Bdp) -> list[tuple[str, str]]:
-    return [
-        ("bandwidth", format_rate(r.bandwidth_bps)),
-        ("RTT", format_time(r.rtt)),
-        ("bandwidth-delay product", format_bytes(r.bdp_bytes)),
-        (
-            "shift needed",
-            f"{r.shift} (65,535 × 2^{r.shift} = {r.max_window:,} bytes)"
-            if r.shift is not None
-            else f"none suffices: the largest window is {r.max_window:,} bytes (RFC 7323 §2.3)",
-        ),
-    ]
-
-
-def _rows_mathis(r: Mathis) -> list[tuple[str, str]]:
-    return [
-        ("MSS", f"{r.mss:,} bytes"),
-        ("RTT", format_time(r.rtt)),
-        ("loss", f"{float(r.loss):g}"),
-        ("constant C", f"{r.constant} = {r.constant_value:.4f}"),
-        ("throughput ceiling", f"{format_rate(r.throughput_bps)} = (MSS × 8 / RTT) × C / √p"),
-    ]
-
-
-def _rows_sysctl(r: SysctlReport) -> list[tuple[str, str]]:
-    rows = [(f"line {x.line}", f"{x.verdict}: {x.message}") for x in r.lines if x.key]
-    if r.max_window is not None:
-        shift = "off" if r.shift is None else str(r.shift)
-        rows.append((f"on Linux {r.kernel}", f"shift {shift}, largest window {r.max_window:,}"))
-    return rows
-
-
-# By record name, so that the sysctl records need not be imported to build the table.
-ROWS: dict[str, Callable[[Any], list[tuple[str, str]]]] = {
-    "Effective": _rows_effective,
-    "ShiftFor": _rows_shift_for,
-    "KernelChoice": _rows_kernel,
-    "Throughput": _rows_throughput,
-    "Bdp": _rows_bdp,
-    "Mathis": _rows_mathis,
-    "SysctlReport": _rows_sysctl,
-}
-
-
-def rows(result: Any) -> list[tuple[str, str]]:
-    """A result as (label, value) lines: the CLI's output and a block's table."""
-    return ROWS[type(result).__name__](result)
-
-
-def warnings_of(result: Any) -> tuple[str, ...]:
-    return getattr(result, "warnings", ())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
-    if hasattr(value, "_asdict"):  # the NamedTuple records
-        return {name: _plain(item) for name, item in value._asdict().items()}
-    if hasattr(value, "__dataclass_fields__"):  # the sysctl records
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
-def as_json(result: Any) -> dict:
-    """A result as JSON-ready data (fractions become numbers)."""
-    return _plain(result)
+# Presentation lives in wscale_rows; these names are part of this module's interface.
+rows, warnings_of, as_json = wscale_rows.rows, wscale_rows.warnings_of, wscale_rows.as_json
 
 
 # --- command line ---------------------------------------------------------------------------
 
 
-class _Formatter(argparse.HelpFormatter):
+class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Help wrapped at $COLUMNS (default 100): sparing shutil's import shortens start-up."""
 
     def __init__(self, prog: str):
@@ -361,7 +241,7 @@ class _Formatter(argparse.HelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.wscale",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
         formatter_class=_Formatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
