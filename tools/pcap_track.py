@@ -22,8 +22,6 @@ from __future__ import annotations
 from tools.pcap_records import ACK, FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN
 
 MAX_SHIFT = 14  # RFC 7323 §2.3
-SEQ_MOD = 1 << 32
-HALF_SPACE = 1 << 31  # sequence comparisons are modulo 2**32 (RFC 9293 §3.4)
 # Bounds on remembered connections, so memory stays flat whatever the capture's size.
 LIVE_LIMIT = 50_000
 CLOSED_LIMIT = 20_000
@@ -50,6 +48,11 @@ class Tracker:
         self.factors[SCALE_NONE] = (SCALE_NONE, 0)
         self.factors[SCALE_UNKNOWN] = (
             (1 << assume_shift, assume_shift) if assume_shift is not None else (SCALE_UNKNOWN, 0)
+        )
+        self.unknown_note = (
+            "handshake not captured: window scale unknown"
+            if assume_shift is None
+            else f"handshake not captured: shift {assume_shift} assumed"
         )
         self.live: dict[tuple, tuple[list, int]] = {}
         self.closed: dict[tuple, tuple[list, int]] = {}
@@ -86,16 +89,24 @@ class Tracker:
         bytes in flight|None, notes list) for one segment.
 
         The scale factor is None for SYN segments, whose window is never scaled
-        (tshark leaves tcp.window_size_scalefactor empty there).
+        (tshark leaves tcp.window_size_scalefactor empty there). Sequence arithmetic
+        is modulo 2**32 (`& 0xFFFFFFFF`, RFC 9293 §3.4).
         """
-        (_, _, _, src, sport, dst, dport, flags, seq, ack, window, payload_len, wscale) = raw[:13]
-        length_known = raw[18]
+        if len(raw) == 19:  # from the binary reader
+            (_, _, _, src, sport, dst, dport, flags, seq, ack, window, payload_len, wscale,
+             _, _, _, _, options_complete, length_known) = raw  # fmt: skip
+            given_relative = not length_known
+        else:  # a Segment's fields: a text trace may print seq/ack relative already
+            (_, _, _, src, sport, dst, dport, flags, seq, ack, window, payload_len, wscale,
+             _, _, _, _, options_complete, length_known, relative) = raw  # fmt: skip
+            given_relative = relative or not length_known
         key = (src, sport, dst, dport)
         found = self.live.get(key)
         if found is None:
             found = self.closed.get(key)
         notes: list[str] = []
-        if found is None or flags & SYN:
+        syn = flags & SYN
+        if found is None or syn:
             conn, direction = self._find_or_open(found, key, flags, seq, notes)
         else:
             conn, direction = found
@@ -103,13 +114,14 @@ class Tracker:
         fwd, rev = dirs[direction], dirs[1 - direction]
         if length_known:  # Wireshark's relative-sequence bases (tcp_analyze_sequence_number)
             if fwd[D_BASE] is None:
-                fwd[D_BASE] = seq if flags & SYN else (seq - 1) % SEQ_MOD
+                fwd[D_BASE] = seq if syn else (seq - 1) & 0xFFFFFFFF
             if rev[D_BASE] is None and flags & ACK:
-                rev[D_BASE] = (ack - 1) % SEQ_MOD
-        if flags & SYN:
-            self._handshake(fwd, rev, flags, wscale, raw[17], notes)
-        if flags & SYN:
-            scalefactor, window_size = None, window
+                rev[D_BASE] = (ack - 1) & 0xFFFFFFFF
+        if syn:
+            self._handshake(fwd, rev, flags, wscale, options_complete, notes)
+            scalefactor = None
+            window_size = window
+            end = (seq + payload_len + 1 + (flags & FIN)) & 0xFFFFFFFF
         else:
             shift = fwd[D_SCALE]
             scalefactor, applied = self.factors[shift]
@@ -121,43 +133,40 @@ class Tracker:
                     notes.append("TCP length unknown (IP fragment or short): window not scaled")
             if shift == SCALE_UNKNOWN and not fwd[D_NOTED]:
                 fwd[D_NOTED] = True
-                notes.append(
-                    f"handshake not captured: shift {self.assume_shift} assumed"
-                    if self.assume_shift >= 0
-                    else "handshake not captured: window scale unknown"
-                )
+                notes.append(self.unknown_note)
             if not window and not flags & (FIN | RST):
                 notes.append("zero window")
+            end = (seq + payload_len + (flags & FIN)) & 0xFFFFFFFF
         # Sequence space: the sender's highest next byte and the peer's latest ack.
-        end = (seq + payload_len + (flags & SYN and 1) + (flags & FIN)) % SEQ_MOD
         high = fwd[D_NEXT]
-        if high is None or 0 < (end - high) % SEQ_MOD < HALF_SPACE:
+        if high is None or 0 < ((end - high) & 0xFFFFFFFF) < 0x80000000:
             fwd[D_NEXT] = high = end
         if flags & ACK:
             rev_acked = rev[D_ACKED]
-            if rev_acked is None or (ack - rev_acked) % SEQ_MOD < HALF_SPACE:
+            if rev_acked is None or ((ack - rev_acked) & 0xFFFFFFFF) < 0x80000000:
                 rev[D_ACKED] = ack
         acked = fwd[D_ACKED]
         if acked is None:
             in_flight = None
         else:
-            in_flight = (high - acked) % SEQ_MOD
+            in_flight = (high - acked) & 0xFFFFFFFF
             if payload_len and rev[D_WINDOW] is not None and rev[D_SCALE] >= 0:
-                if (seq + payload_len - acked) % SEQ_MOD == rev[D_WINDOW]:
+                if ((seq + payload_len - acked) & 0xFFFFFFFF) == rev[D_WINDOW]:
                     notes.append("window full: the receiver's window is completely used")
-        fwd[D_WINDOW] = None if flags & SYN else window_size
-        if wscale is not None and not flags & SYN:  # Wireshark applies it from the next segment
-            fwd[D_SCALE] = min(wscale, MAX_SHIFT)
-            notes.append("window scale option outside a SYN: RFC 7323 ignores it, Wireshark not")
-        # Absolute when a text trace printed them relative already, or when Wireshark
-        # skips its sequence analysis (TCP length unknown).
-        given_relative = not length_known or (len(raw) > 19 and raw[19])
+        if syn:
+            fwd[D_WINDOW] = None
+        else:
+            fwd[D_WINDOW] = window_size
+            if wscale is not None:  # Wireshark applies it from the next segment on
+                fwd[D_SCALE] = min(wscale, MAX_SHIFT)
+                notes.append("window scale option outside a SYN: RFC 7323 ignores it")
         base = fwd[D_BASE]
-        rel_seq = seq if base is None or given_relative else (seq - base) % SEQ_MOD
+        rel_seq = seq if base is None or given_relative else (seq - base) & 0xFFFFFFFF
         base = rev[D_BASE]
-        rel_ack = ack
         if flags & ACK and base is not None and not given_relative:
-            rel_ack = (ack - base) % SEQ_MOD
+            rel_ack = (ack - base) & 0xFFFFFFFF
+        else:
+            rel_ack = ack
         if flags & (RST | FIN):
             self._finish(conn, fwd, rev, flags)
         return conn[C_ID], direction, scalefactor, window_size, rel_seq, rel_ack, in_flight, notes
