@@ -9,7 +9,8 @@
     python -m tools.wscale sysctl snippet.sh --kernel 2.6.17
 
 Every subcommand prints labelled lines, or JSON with `--json`. Bad input: one line on
-stderr, exit status 2. The same commands are what a ```wscale block in a post runs.
+stderr, exit status 2; `sysctl` exits 1 when a setting in the snippet is invalid. A
+```wscale block in a post runs the same commands (see tools/wscale_block.py).
 """
 
 from __future__ import annotations

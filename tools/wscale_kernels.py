@@ -12,6 +12,7 @@ the algorithm of every era, parameterised by the row:
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
@@ -194,11 +195,15 @@ class KernelChoice(NamedTuple):
     buffer_window: int  # tcp_win_from_space(tcp_rmem[2]): what autotuning can reach
 
 
+# `uname -r` output is accepted: 5.15.0-91-generic, 6.18.44-fc-v669, 2.6.18-8.el5.
+VERSION = re.compile(r"(?P<numbers>\d+(?:\.\d+){1,3})(?:[-+~_].*)?")
+
+
 def version_key(version: str) -> tuple[int, ...]:
-    parts = version.split(".")
-    if not 2 <= len(parts) <= 4 or not all(part.isdigit() for part in parts):
+    match = VERSION.fullmatch(version)
+    if not match:
         raise WscaleError(f"unknown kernel version {version!r} (e.g. 2.6.17, 4.20, 6.10, today)")
-    return tuple(int(part) for part in parts)
+    return tuple(int(part) for part in match["numbers"].split("."))
 
 
 def find_era(version: str) -> Era:

@@ -120,13 +120,11 @@
 
   /* --- kernel eras: rows from the Python table, one algorithm --------------------------- */
 
+  /* As tools/wscale_kernels.VERSION: `uname -r` output such as 5.15.0-91-generic is accepted. */
   function versionKey(version) {
-    var parts = String(version).split(".");
-    var ok = parts.length >= 2 && parts.length <= 4 && parts.every(function (p) {
-      return /^\d+$/.test(p);
-    });
-    if (!ok) fail("unknown kernel version '" + version + "' (e.g. 2.6.17, 4.20, 6.10, today)");
-    return parts.map(Number);
+    var m = /^(\d+(?:\.\d+){1,3})(?:[-+~_].*)?$/.exec(String(version));
+    if (!m) fail("unknown kernel version '" + version + "' (e.g. 2.6.17, 4.20, 6.10, today)");
+    return m[1].split(".").map(Number);
   }
 
   function notAbove(a, b) {
