@@ -47,6 +47,7 @@ STAND_IN = r"""#!/bin/sh
 record=$(mktemp "$RECORD_DIR/call.XXXXXX")
 printf '%s\0' "$@" > "$record"
 spec= dest=
+for word in "$@"; do case $word in -s) spec=listing ;; esac; done
 while [ $# -gt 0 ]; do
     case $1 in
         -a) spec=$2; shift ;;
@@ -54,7 +55,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-case $spec in *FAILME*) echo "stand-in: failing on purpose" >&2; exit 3 ;; esac
+case $spec in *FAILME*|moref:vm-666) echo "stand-in: failing on purpose" >&2; exit 3 ;; esac
+case $0 in */vcbVmName) cat "$VMNAME_OUTPUT"; exit 0 ;; esac
 if [ -n "$dest" ]; then mkdir -p "$dest"; fi
 exit 0
 """
@@ -293,6 +295,13 @@ def test_batch_hands_vcbmounter_each_hostile_name_as_one_argument(name):
         "-m",
         "san",
     ]
+    # Every other line that uses the VM's values gains no operator cmd.exe would act on.
+    plain = Cmd()
+    plain.env = {key: "x" for key in cmd.env}
+    for line in text.splitlines():
+        if "%VCB_LABEL%" in line or "%VCB_DEST%" in line:
+            got = cmd.unquoted_specials(cmd.percent(line))
+            assert got == plain.unquoted_specials(plain.percent(line)), line
 
 
 def test_batch_file_has_crlf_and_its_code_page():
@@ -343,3 +352,82 @@ def test_cli_bad_vm_list_is_one_line_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "line 1" in err
     assert main(["job", "--vms", str(tmp_path / "missing"), "--format", "sh"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def vmname_output(names: list[str]) -> str:
+    """What vcbVmName prints: a header, then moref:, name:, uuid: lines per VM."""
+    return "".join(
+        f"Found VM:\nmoref:vm-{100 + index}\nname:{name}\nuuid:4210-{index}\n\n"
+        for index, name in enumerate(names)
+    )
+
+
+@pytest.mark.parametrize("shell_name", ["sh", "bash"])
+def test_sh_job_asks_vcbvmname_when_it_runs(shell_name, stand_in, tmp_path):
+    shell = require_tool(shell_name)
+    env, records = stand_in
+    names = [
+        name for name in HOSTILE if "\t" not in name
+    ]  # read splits nothing, but keep it simple
+    output = tmp_path / "vcbvmname.txt"
+    output.write_text(vmname_output(names) + "Found VM:\nmoref:vm-666\nname:breaks\n")
+    env = {**env, "VMNAME_OUTPUT": str(output)}
+    root = tmp_path / "root"
+    root.mkdir()
+    script = tmp_path / "job.sh"
+    script.write_text(render_sh((), JobSettings(str(root), host="vc01", select="powerstate:on")))
+    done = subprocess.run([shell, str(script)], env=env, capture_output=True, check=False)
+    assert done.returncode == 1, done.stdout
+    recorded = calls(records)
+    assert ["-h", "vc01", "-s", "powerstate:on"] in recorded
+    backups = {argv[argv.index("-a") + 1]: argv for argv in recorded if "-a" in argv}
+    assert sorted(backups) == sorted(
+        [f"moref:vm-{100 + i}" for i in range(len(names))] + ["moref:vm-666"]
+    )
+    first = backups["moref:vm-100"]
+    assert first[first.index("-r") + 1] == str(root / "vm-100")  # named after its moref
+    log = (root / "vcb-job.log").read_text()
+    for name in names:  # every name reaches the log intact
+        assert f"OK {name}" in log
+    assert "FAIL breaks: vcbMounter exited with status 3" in log
+    assert f"SUMMARY: {len(names)} backed up, 1 failed" in log
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_batch_discovery_reads_names_without_expanding_them():
+    """Emulate the for /f body: %%B is substituted after parsing; a \" becomes '."""
+    text = render_batch((), JobSettings(r"E:\VCB", select="powerstate:on"))
+    lines = text.splitlines()
+    assert 'set "VCB_SELECT=powerstate:on"' in lines
+    assert '        set "VCB_LABEL=%%B"' in lines
+    assert 'set "VCB_LABEL=%VCB_LABEL:"=\'%"' in lines
+    assert 'set "VCB_DEST=E:\\VCB\\%VCB_MOREF%"' in lines
+    assert "powerstate" not in "".join(line for line in lines if line.startswith("rem"))
+    for name in HOSTILE:
+        cmd = Cmd()
+        cmd.env.update({"VCB_MOREF": "vm-7", "VCB_LABEL": name})  # as for /f set them
+        # set "VCB_LABEL=%VCB_LABEL:"='%": percent expansion with substitution, one pass.
+        cmd.env["VCB_LABEL"] = cmd.env["VCB_LABEL"].replace('"', "'")
+        for line in lines:
+            if line.startswith(('set "VCB_SPEC=moref:', 'set "VCB_DEST=')):
+                cmd.set_line(line)
+        plain = Cmd()
+        plain.env.update({key: "x" for key in cmd.env} | {"VCB_LOG": "x", "VCB_BIN": "x"})
+        cmd.env.update({"VCB_LOG": "x", "VCB_BIN": "x"})
+        for line in lines:
+            if "%VCB_LABEL%" in line or "%VCB_SPEC%" in line or "%VCB_DEST%" in line:
+                # Expanding a hostile name adds no & | < > ( ) that cmd.exe would act on.
+                expanded = cmd.unquoted_specials(cmd.percent(line))
+                assert expanded == plain.unquoted_specials(plain.percent(line)), (name, line)
+        assert cmd.env["VCB_SPEC"] == "moref:vm-7"
+        assert cmd.env["VCB_DEST"] == "E:\\VCB\\vm-7"
+
+
+def test_select_and_a_list_are_exclusive_and_the_spec_is_checked():
+    vms = job_vms((("a", "name:a"),))
+    with pytest.raises(VcbError, match="not both"):
+        render_sh(vms, JobSettings("/x", select="any:"))
+    with pytest.raises(VcbError, match="no type: prefix"):
+        render_sh((), JobSettings("/x", select="web01"))
+    with pytest.raises(VcbError, match="no VM"):
+        render_sh((), JobSettings("/x"))

@@ -141,7 +141,9 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
-    if args.from_vcbvmname:
+    if args.select:
+        vms = ()
+    elif args.from_vcbvmname:
         vms = from_vcbvmname(parse_vcbvmname(read_text(args.from_vcbvmname)))
     else:
         vms = job_vms(parse_vm_list(read_text(args.vms)))
@@ -152,6 +154,7 @@ def _run_job(args: argparse.Namespace) -> int:
         args.type,
         args.mode or "",
         not args.no_unmount,
+        args.select or "",
     )
     outputs: dict[str, bytes] = {}
     if args.format in ("batch", "both"):
@@ -268,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = job.add_mutually_exclusive_group(required=True)
     source.add_argument("--vms", metavar="FILE", help="one VM per line: a spec, or a name")
     source.add_argument("--from-vcbvmname", metavar="FILE", help="vcbVmName's output (- stdin)")
+    source.add_argument(
+        "--select", metavar="SPEC", help="the scripts ask vcbVmName -s SPEC when they run"
+    )
     job.add_argument("--proxy-root", metavar="DIR", help="destination root on the proxy")
     job.add_argument("--console-root", metavar="DIR", help="destination root on the console")
     job.add_argument("--format", choices=("batch", "sh", "both"), default="both")

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import re
 
-from .vcb_job import BATCH_CODEPAGES, JobSettings, JobVm, backup_words, check_root
+from .vcb_job import (
+    BATCH_CODEPAGES,
+    JobSettings,
+    JobVm,
+    backup_words,
+    check_root,
+    job_description,
+)
 from .vcb_model import VcbError
 
 WINDOWS_ROOT = re.compile(r"[A-Za-z]:\\|\\\\[^\\]")
@@ -38,7 +45,7 @@ def batch_set(name: str, value: str, what: str, argument: bool = False) -> str:
 
 
 BATCH_HEAD = r"""@echo off
-rem VCB backup job written by opskb (python -m tools.vcb job): {count} VM(s).
+rem VCB backup job written by opskb (python -m tools.vcb job): {what}.
 rem Per VM: refuse an existing destination, run vcbMounter, check its exit status, log,
 rem run the program named by VCB_ARCHIVE when set (it reads VCB_DEST and VCB_LABEL),
 rem unmount, then print a summary.
@@ -61,6 +68,39 @@ BATCH_VM = """
 {spec}
 {dest}
 call :backup_one
+"""
+# Run-time discovery. for /f substitutes %%A/%%B after cmd.exe has parsed the line, so a
+# name's & | < > ^ % ! stay literal; a " in a name is turned into ' before any use.
+BATCH_DISCOVER = r"""
+set "VCB_NAMEBIN=vcbVmName.exe"
+if defined VCBVMNAME set "VCB_NAMEBIN=%VCBVMNAME%"
+{select_set}
+set "VCB_LIST=%VCB_LOG%.vms"
+"%VCB_NAMEBIN%"{login} -s "%VCB_SELECT%" >"%VCB_LIST%" 2>>"%VCB_LOG%"
+if %ERRORLEVEL% neq 0 (
+    echo FAIL: vcbVmName could not list the VMs
+    >>"%VCB_LOG%" echo FAIL: vcbVmName could not list the VMs
+    exit /b 1
+)
+set "VCB_MOREF="
+for /f "usebackq tokens=1,* delims=:" %%A in ("%VCB_LIST%") do (
+    if "%%A"=="moref" set "VCB_MOREF=%%B"
+    if "%%A"=="name" (
+        set "VCB_LABEL=%%B"
+        call :from_list
+    )
+)
+"""
+BATCH_FROM_LIST = r"""
+:from_list
+if not defined VCB_MOREF goto :eof
+if not defined VCB_LABEL set "VCB_LABEL=%VCB_MOREF%"
+set "VCB_LABEL=%VCB_LABEL:"='%"
+set "VCB_SPEC=moref:%VCB_MOREF%"
+{dest_set}
+set "VCB_MOREF="
+call :backup_one
+goto :eof
 """
 BATCH_TAIL = r"""
 >>"%VCB_LOG%" echo SUMMARY: %VCB_SUCCEEDED% backed up, %VCB_FAILED% failed
@@ -127,8 +167,10 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
         )
     root = settings.dest_root.rstrip("\\")
     login = _batch_login(settings)
+    what = job_description(vms, settings)
     head = BATCH_HEAD.format(
-        count=len(vms),
+        # No VM data in rem lines: cmd.exe expands % there too.
+        what="the VMs vcbVmName lists when it runs (VCB_SELECT)" if settings.select else what,
         codepage=BATCH_CODEPAGES[encoding],
         log_set=batch_set("VCB_LOG", f"{root.rstrip(chr(92))}\\vcb-job.log", "log path"),
     )
@@ -145,6 +187,13 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
         backup=backup_words(settings),
         unmount=BATCH_UNMOUNT.format(login=login) if settings.unmount else "",
     )
+    if settings.select:
+        body = BATCH_DISCOVER.format(
+            login=login,
+            select_set=batch_set("VCB_SELECT", settings.select, "VM spec", argument=True),
+        )
+        dest = batch_value(root.rstrip("\\"), "destination root") + "\\%VCB_MOREF%"
+        tail += BATCH_FROM_LIST.format(dest_set=f'set "VCB_DEST={dest}"')
     text = head + body + tail
     try:
         text.encode(encoding)

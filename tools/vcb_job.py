@@ -51,6 +51,7 @@ class JobSettings:
     backup_type: str = "fullvm"
     mode: str = ""
     unmount: bool = True
+    select: str = ""  # a VM spec: the script asks vcbVmName for the VMs when it runs
 
 
 def parse_vcbvmname(text: str) -> tuple[VmRecord, ...]:
@@ -163,7 +164,7 @@ def backup_words(settings: JobSettings) -> str:
 
 
 SH_HEAD = """#!/bin/sh
-# VCB backup job written by opskb (python -m tools.vcb job): {count} VM(s) into {root}.
+# VCB backup job written by opskb (python -m tools.vcb job): {what} into {root}.
 # Per VM: refuse an existing destination, run vcbMounter, check its exit status, log,
 # run $VCB_ARCHIVE DEST LABEL when set (e.g. a copy to tape), unmount, then a summary.
 # Exit status: 0 when every VM was backed up, 1 when any failed. A failure never stops
@@ -217,6 +218,28 @@ SH_UNMOUNT = """    if ! "$VCBMOUNTER"{login} -U "$dest" >>"$LOG" 2>&1; then
         log "WARN $label: unmount failed"
     fi
 """
+# Run-time discovery: vcbVmName's `moref:` and `name:` lines, read without any expansion;
+# each VM goes into a directory named after its moref (always a safe, unique name).
+SH_DISCOVER = """VCBVMNAME=${{VCBVMNAME:-vcbVmName}}
+list=$(mktemp) || exit 1
+trap 'rm -f "$list"' EXIT
+if ! "$VCBVMNAME"{login} -s {select} >"$list" 2>>"$LOG"; then
+    log "FAIL: vcbVmName could not list the VMs (see $LOG)"
+    exit 1
+fi
+moref=
+while IFS= read -r line <&3; do
+    case $line in
+        moref:*) moref=${{line#moref:}} ;;
+        name:*)
+            if [ -n "$moref" ]; then
+                backup_one "${{line#name:}}" "moref:$moref" {root}/"$moref"
+            fi
+            moref=
+            ;;
+    esac
+done 3<"$list"
+"""
 SH_TAIL = """
 log "SUMMARY: $succeeded backed up, $failed failed"
 if [ "$failed" -ne 0 ]; then
@@ -241,7 +264,7 @@ def render_sh(vms: tuple[JobVm, ...], settings: JobSettings) -> str:
         )
     login = _login_words(settings, quote_sh)
     head = SH_HEAD.format(
-        count=len(vms),
+        what=job_description(vms, settings),
         root=root,
         conf=model.BACKUPTOOLS_CONF,
         log=quote_sh(f"{root}/vcb-job.log"),
@@ -261,4 +284,25 @@ def render_sh(vms: tuple[JobVm, ...], settings: JobSettings) -> str:
         + "\n"
         for vm in vms
     )
+    if settings.select:
+        calls = SH_DISCOVER.format(
+            login=login, select=quote_sh(settings.select), root=quote_sh(root)
+        )
     return head + calls + SH_TAIL
+
+
+def job_description(vms: tuple[JobVm, ...], settings: JobSettings) -> str:
+    """What the job backs up, for its header; checks that it has exactly one source of VMs."""
+    if settings.select:
+        if vms:
+            raise VcbError("a job takes a list of VMs or a spec to select them, not both")
+        problems = [
+            p for p in check_spec("vcbVmName", "-s", settings.select) if p.severity == "error"
+        ]
+        if problems or any(ord(char) < 32 for char in settings.select):
+            reason = problems[0].message if problems else "control characters"
+            raise VcbError(f"--select {settings.select!r}: {reason}")
+        return f"every VM that vcbVmName -s {settings.select} lists when it runs"
+    if not vms:
+        raise VcbError("the job has no VM")
+    return f"{len(vms)} VM(s)"
