@@ -159,6 +159,9 @@ def json_object(summary: ConnectionSummary) -> dict:
                 "frames": list(diagnosis.frames),
                 "message": diagnosis.message,
                 "advice": diagnosis.advice,
+                "estimated_shift": diagnosis.estimated_shift,
+                "announced_shift": diagnosis.announced_shift,
+                "applied_shift": diagnosis.applied_shift,
             }
             for diagnosis in summary.diagnoses
         ],

@@ -71,6 +71,7 @@ DIALECTS: dict[str, Dialect] = {
     "zsh": SH_SCRIPT,
     "console": SH_CONSOLE,
     "shell-session": SH_CONSOLE,
+    "console-with-trace": SH_CONSOLE,  # a console whose output is a tcpdump trace
     "cmd": CMD,
     "bat": CMD,
     "batch": CMD,
