@@ -194,3 +194,23 @@ def test_start_up_imports_nothing_heavy():
     code = "import sys, tools.pcap_annotate; print('scapy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.strip() == "False"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_for_large_input(capture, capsys, monkeypatch):
+    import tools.pcap_annotate as annotate_module
+
+    monkeypatch.setattr(annotate_module, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(annotate_module.Progress, "EVERY", 2)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["--json", str(capture)]) == 0
+    assert "%" in terminal.getvalue() and terminal.getvalue().startswith("\r[")
+    assert len(capsys.readouterr().out.splitlines()) == 11  # the bar never reaches stdout
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
+    assert main(["--json", str(capture)]) == 0
+    assert sys.stderr.getvalue() == ""
