@@ -149,6 +149,7 @@ def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
     def run():
         cache = VerdictCache(tmp_path / "cache", root=tmp_path / "repo")
         verdicts = [check_block(*block, cache=cache) for block in (sysctl_block, route_block)]
+        cache.flush()
         return cache, verdicts
 
     # Every checker of the sh family looks at both blocks (most find nothing to say).
@@ -164,6 +165,18 @@ def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
     assert third.misses == {"sysctl": 2}
     assert third.hits == {name: 2 for name in every if name != "sysctl"}
     assert after_edit == verdicts
+    fourth, _ = run()  # the re-checked sysctl reports were written back
+    assert fourth.misses == {} and fourth.hits == every
+
+
+def test_an_unreadable_cache_is_checked_again(tmp_path):
+    cache = VerdictCache(tmp_path)
+    cache.path.write_text("{not json", encoding="utf-8")
+    assert check_block("sh", "true", cache=cache).verdict == "ok"
+    cache.flush()
+    again = VerdictCache(tmp_path)
+    check_block("sh", "true", cache=again)
+    assert again.misses == {} and again.hits["sh syntax"] == 1
 
 
 def write_post(directory: Path, name: str, body: str) -> Path:
@@ -190,6 +203,12 @@ def test_cli_json_and_unusable_input(tmp_path, capsys):
     assert '"verdict": "unchecked"' in capsys.readouterr().out
     assert snippets.main(["check", str(tmp_path / "missing")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_tool_block_languages_are_the_registered_renderers():
+    from plugins.opskb_blocks.fences import RENDERERS
+
+    assert snippets.TOOL_BLOCKS == set(RENDERERS)
 
 
 def test_cli_smoke_on_the_real_posts():

@@ -36,8 +36,9 @@ OPTIONS = {
     "unchecked": "why no checker can check this block (required when none does)",
     "kernel": "the Linux version sysctl settings are judged against",
 }
-# Languages rendered by their own tool (plugins/opskb_blocks/<name>.py), not as snippets.
-TOOL_BLOCKS = frozenset({"wscale", "pcap", "vcb"})
+# Languages rendered by their own tool (fences.RENDERERS in the plugin), not as snippets.
+# Listed here so the checker runs without importing Pelican; a test keeps the two equal.
+TOOL_BLOCKS = frozenset({"lab", "pcap", "vcb", "wscale"})
 
 
 class SnippetError(ValueError):
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     except SnippetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        cache.flush()
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

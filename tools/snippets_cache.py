@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIRECTORY = Path(".cache/snippets")
 # The code every checker's verdict also rests on: how lines are split and verdicts combined.
 CORE_SOURCES = ("tools/snippets.py", "tools/snippets_*.py", "tools/checkers/base.py")
-FORMAT = 1  # bump when the entry layout changes
+CACHE_FILE = "verdicts.json"
+FORMAT = 2  # bump when the entry layout changes
 
 # File digests by path, reused while the file's size and mtime stay the same. Bounded by the
 # number of source files, and revalidated on every use, so it never goes stale across builds.
@@ -64,12 +65,14 @@ def program_stamp(names: tuple[str, ...]) -> str:
 
 
 class VerdictCache:
-    """Checker reports on disk, one file per block; `hits`/`misses` count lookups per checker.
+    """Checker reports kept in one JSON file; `hits`/`misses` count lookups per checker.
 
-    A block's file holds, per checker, the hash of the code that produced the report; a
-    report whose hash differs from the checker's current code is checked again. One
+    Each block's entry holds, per checker, the digest of the code that produced the report;
+    a report whose digest differs from the checker's current code is checked again. One
     instance serves one build (or one CLI run): each checker's code is hashed once, when
-    first needed, so a tool edited between builds is seen by the next build.
+    first needed, so a tool edited between builds is seen by the next build. `flush()`
+    writes what changed (temporary file, then rename), keeping the other entries on disk
+    whose code is still current and dropping those made by code that has changed since.
     """
 
     def __init__(self, directory: Path | None = DEFAULT_DIRECTORY, root: Path = REPO):
@@ -77,7 +80,13 @@ class VerdictCache:
         self.root = root
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
-        self._code: dict[str, str] = {}  # checker name -> code hash, fixed for this instance
+        self._code: dict[str, str] = {}  # checker name -> code digest, fixed for this instance
+        self._entries: dict[str, dict] | None = None  # block key -> checker name -> entry
+        self._changed: dict[str, dict] = {}
+
+    @property
+    def path(self) -> Path | None:
+        return self.directory / CACHE_FILE if self.directory is not None else None
 
     def code(self, checker: Checker) -> str:
         """What the checker's verdicts rest on: its source files and external programs."""
@@ -88,55 +97,70 @@ class VerdictCache:
 
     def reports(self, checkers, check, language, options, source, kernel) -> list[Report]:
         """Each checker's report on a block: from the cache when its code is unchanged."""
+        if self._entries is None:
+            self._entries = self._read()
         block = json.dumps([FORMAT, language, sorted(options.items()), source, kernel])
-        path = self._path(hashlib.sha256(block.encode()).hexdigest())
-        stored = self._load(path)
-        reports, changed = [], False
+        key = hashlib.sha256(block.encode()).hexdigest()
+        stored = self._entries.setdefault(key, {})
+        reports = []
         for checker in checkers:
             code = self.code(checker)
             entry = stored.get(checker.name)
-            counter = self.hits if entry is not None and entry[0] == code else self.misses
-            counter[checker.name] = counter.get(checker.name, 0) + 1
-            if counter is self.misses:
-                entry = (code, check(checker))
-                stored[checker.name] = entry
-                changed = True
-            reports.append(entry[1])
-        if changed and path is not None:
-            self._save(path, stored)
+            if entry is not None and entry.get("code") == code:
+                report = _report(entry)
+                if report is not None:
+                    self.hits[checker.name] = self.hits.get(checker.name, 0) + 1
+                    reports.append(report)
+                    continue
+            self.misses[checker.name] = self.misses.get(checker.name, 0) + 1
+            report = check(checker)
+            stored[checker.name] = _entry(code, report)
+            self._changed[key] = stored
+            reports.append(report)
         return reports
 
-    def _path(self, key: str) -> Path | None:
-        return self.directory / key[:2] / f"{key[2:]}.json" if self.directory else None
-
-    @staticmethod
-    def _load(path: Path | None) -> dict[str, tuple[str, Report]]:
-        if path is None:
-            return {}
+    def _read(self) -> dict[str, dict]:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return {
-                name: (entry["code"], Report(
-                    tuple(Finding(**finding) for finding in entry["findings"]), entry["badge"]
-                ))
-                for name, entry in data.items()
-            }  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}  # absent or unreadable: check again
+            data = json.loads(self.path.read_text(encoding="utf-8")) if self.path else {}
+        except (OSError, ValueError):
+            return {}  # absent or unreadable: check everything again
+        return data if isinstance(data, dict) and data.pop("format", None) == FORMAT else {}
 
-    @staticmethod
-    def _save(path: Path, stored: dict[str, tuple[str, Report]]) -> None:
-        data = {
-            name: {"code": code, "badge": report.badge,
-                   "findings": [asdict(finding) for finding in report.findings]}
-            for name, (code, report) in stored.items()
-        }  # fmt: skip
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    def flush(self) -> None:
+        """Write the reports checked since the last flush, merged with what is on disk."""
+        if not self._changed or self.path is None:
+            return
+        entries = {
+            key: kept
+            for key, stored in {**self._read(), **self._changed}.items()
+            if (kept := {name: e for name, e in stored.items() if self._current(name, e)})
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, sort_keys=True)
-            os.replace(temporary, path)
+                json.dump({"format": FORMAT, **entries}, stream, sort_keys=True)
+            os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        self._changed = {}
+
+    def _current(self, name: str, entry: dict) -> bool:
+        """Keep an entry unless its checker's code was hashed here and has changed since."""
+        return isinstance(entry, dict) and self._code.get(name, entry.get("code")) == entry.get(
+            "code"
+        )
+
+
+def _entry(code: str, report: Report) -> dict:
+    findings = [asdict(finding) for finding in report.findings]
+    return {"code": code, "badge": report.badge, "findings": findings}
+
+
+def _report(entry: dict) -> Report | None:
+    try:
+        findings = tuple(Finding(**finding) for finding in entry["findings"])
+        return Report(findings, entry["badge"])
+    except (KeyError, TypeError):
+        return None

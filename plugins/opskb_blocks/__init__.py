@@ -22,8 +22,8 @@ def register():
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
     # readers_init comes before any post is read, finalized after the build: a fresh verdict
-    # cache (and fresh hashes of the checkers' code) for every build, none kept in between.
+    # cache (and fresh hashes of the checkers' code) for every build, written at its end.
     signals.readers_init.connect(snippet.start_build)
-    signals.finalized.connect(snippet.start_build)
+    signals.finalized.connect(snippet.end_build)
     # article_writer_finalized: every post has been read, so every block's record is known.
     signals.article_writer_finalized.connect(write_report)

@@ -73,6 +73,14 @@ _build_cache: dict[str, VerdictCache] = {}
 
 
 def start_build(*_signal_args) -> None:
+    """A new build: forget the previous build's cache (and its hashes of the checkers' code)."""
+    _build_cache.clear()
+
+
+def end_build(*_signal_args) -> None:
+    """The build is over: write the verdicts it checked, then forget them."""
+    for cache in _build_cache.values():
+        cache.flush()
     _build_cache.clear()
 
 
