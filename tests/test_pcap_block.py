@@ -171,3 +171,11 @@ def test_corrupt_capture_fails_the_build(tmp_path, monkeypatch):
     (tmp_path / "content" / "posts" / "bad.pcap").write_bytes(COMMITTED.read_bytes()[:70])
     errors = build_post(tmp_path, monkeypatch)
     assert len(errors) == 1 and re.search(r"trace\.md:8: pcap block: .*bad\.pcap", errors[0])
+
+
+def test_binary_capture_numbers_are_relative(tmp_path):
+    from pcap_crafted import Transfer, write
+
+    write(Transfer(total=5000, rounds=3), tmp_path / "t.pcap")  # ISNs 1000 and 500000
+    result = run_block(tmp_path / "post.md", "file: t.pcap\nframes: 1-5")
+    assert [row[4] for row in result.rows] == ["0", "0 / 1", "1 / 1", "1:352 / 1", "1:1449 / 352"]

@@ -30,7 +30,7 @@ HEADINGS = (
     "time",
     "direction",
     "flags",
-    "seq/ack",
+    "seq/ack (relative)",
     "raw window",
     "scale factor",
     "effective window",
@@ -40,6 +40,7 @@ HEADINGS = (
 SCALE_WORDS = {SCALE_UNKNOWN: "unknown", SCALE_NONE: "none"}
 ARROWS = {"c2s": "client → server", "s2c": "server → client"}
 HEREDOC_END = "TRACE"
+SEQ_MOD = 1 << 32
 
 
 class PcapBlockError(ValueError):
@@ -153,20 +154,36 @@ def _scale(item: AnnotatedSegment) -> str:
     return SCALE_WORDS.get(item.scalefactor, f"×{item.scalefactor}")
 
 
-def _seq_ack(item: AnnotatedSegment) -> str:
-    s = item.segment
-    seq = f"{s.seq}:{s.seq + s.payload_len}" if s.payload_len else str(s.seq)
-    return f"{seq} / {s.ack}" if s.flags & ACK else seq
+def relative_numbers(rows: list[AnnotatedSegment]) -> dict[int, str]:
+    """Each frame's `seq[:end] / ack`, relative to its side's first number (as Wireshark shows)."""
+    bases: dict[tuple[int, str], int] = {}
+    shown = {}
+    for item in rows:
+        s = item.segment
+        side, peer = (item.connection, item.direction), (item.connection, _other(item.direction))
+        bases.setdefault(side, s.seq if s.flags & SYN else (s.seq - 1) % SEQ_MOD)
+        if s.flags & ACK:
+            bases.setdefault(peer, (s.ack - 1) % SEQ_MOD)
+        seq = (s.seq - bases[side]) % SEQ_MOD
+        text = f"{seq}:{seq + s.payload_len}" if s.payload_len else str(seq)
+        if s.flags & ACK:
+            text += f" / {(s.ack - bases[peer]) % SEQ_MOD}"
+        shown[s.frame] = text
+    return shown
 
 
-def table_row(item: AnnotatedSegment, start: float) -> tuple[str, ...]:
+def _other(direction: str) -> str:
+    return "s2c" if direction == "c2s" else "c2s"
+
+
+def table_row(item: AnnotatedSegment, start: float, numbers: dict[int, str]) -> tuple[str, ...]:
     s = item.segment
     return (
         str(s.frame),
         f"{s.time - start:.6f}",
         ARROWS.get(item.direction, item.direction),
         f"[{FLAG_TEXT[s.flags & 0xFF]}]",
-        _seq_ack(item),
+        numbers[s.frame],
         str(s.window),
         _scale(item),
         str(item.effective_window),
@@ -240,6 +257,7 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
     if not shown:
         line = block.lines.get("frames", block.lines.get("connection", 1))
         raise PcapBlockError("no packet matches frames/connection", line)
+    numbers = relative_numbers(rows)
     found, connections = [], []
     for connection in sorted({r.connection for r in shown}):
         segments = [r for r in rows if r.connection == connection]
@@ -248,7 +266,7 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
     source_name = "the trace as printed" if block.trace else str(block.options["file"])
     return BlockResult(
         caption=f"{source_name}, frames {shown[0].segment.frame}–{shown[-1].segment.frame}",
-        rows=tuple(table_row(r, rows[0].segment.time) for r in shown),
+        rows=tuple(table_row(r, rows[0].segment.time, numbers) for r in shown),
         diagnoses=tuple(found),
         command="\n".join(commands),
         shown_command="\n".join(f"$ {command}" for command in commands),

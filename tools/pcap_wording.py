@@ -43,9 +43,9 @@ WORKAROUNDS = (
     Workaround(
         "echo '4096 87380 174760' > /proc/sys/net/ipv4/tcp_rmem",
         2,
-        "the pre-2.6.17 receive buffer maximum: the host announces shift 2 (174760 bytes"
-        " need 2^2) and its windows stay below about 128 KiB (a quarter of the buffer is"
-        " overhead)",
+        "the pre-2.6.17 receive buffer maximum: 174760 bytes need shift 2, which the host"
+        " announces unless net.core.rmem_max is larger (the kernel takes the larger of the"
+        " two), and its windows stay below about 128 KiB",
     ),
     Workaround(
         "ip route change PREFIX via GATEWAY window 65535",
@@ -58,8 +58,10 @@ WORKAROUNDS = (
 
 def _verdict(workaround: Workaround, applied: int) -> str:
     """Whether a workaround helps when the peer applies `applied` instead of the announced shift."""
-    if workaround.shift is None or workaround.shift == 0:
-        return "helps: nothing is left to rewrite"
+    if workaround.shift is None:
+        return "helps: there is no option left to rewrite"
+    if workaround.shift == 0:
+        return "helps: a box that zeroes the shift leaves 0 as it is"
     if applied >= workaround.shift:
         return (
             f"helps if the box only lowers shifts above {applied}:"
