@@ -173,3 +173,20 @@ def test_the_vcb_post_as_built(built_site):
         assert wrong in shown
     assert all('data-copy="vcb' not in figure for figure in flagged)
     assert "mountvm.exe -d VMDK -cycleId -sysdl LOCATION" in html.unescape(page)
+
+
+def test_an_ordinary_block_running_a_vcb_binary_is_linted_at_build_time(tmp_path, monkeypatch):
+    """The snippet checker calls tools.vcb.lint: an error fails the build at the command's line."""
+    write_post(tmp_path, "```bat\nREM list first\nvmount.exe -u LOCATION\n```\n")
+    errors, _ = build_post(tmp_path, monkeypatch)
+    assert len(errors) == 1, errors
+    assert "content/posts/vcb.md:9:" in errors[0] and "mountvm.exe" in errors[0]
+
+
+def test_an_unverified_flag_in_an_ordinary_block_shows_a_note(tmp_path, monkeypatch):
+    write_post(tmp_path, "```bat\nvcbMounter.exe -d DESTINATION\n```\n")
+    errors, page = build_post(tmp_path, monkeypatch)
+    assert errors == []
+    figure = re.search(r'<figure class="snippet" data-lang="bat".*?</figure>', page, re.S)[0]
+    assert 'data-verdict="warning"' in figure
+    assert "unverified-flag" in figure and 'class="snippet-note"' in figure
