@@ -194,14 +194,16 @@ def assert_nothing_left(pid: int, out: Path, links_before: list[str]) -> None:
     assert not (out / "results.json").exists()
 
 
-def test_sigint_mid_run_leaves_no_namespace_interface_or_process(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_run_leaves_no_namespace_interface_or_process(tmp_path, signum):
     require_lab()
     links_before = root_links()
     cli = start_and_wait_for_transfer(tmp_path)
-    cli.send_signal(signal.SIGINT)
+    cli.send_signal(signum)
     _, stderr = cli.communicate(timeout=30)
-    assert cli.returncode == 128 + signal.SIGINT
-    assert stderr.strip().endswith("wscale_lab: interrupted by SIGINT; the lab is torn down")
+    assert cli.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert stderr.strip().endswith(f"wscale_lab: interrupted by {name}; the lab is torn down")
     assert_nothing_left(cli.pid, tmp_path, links_before)
 
 
