@@ -109,3 +109,57 @@ def test_era_defaults_show_as_placeholders(calculator):
     type_inputs(calculator, "kernel", {"kernel": "4.20"})
     rmem = section(calculator, "kernel").locator("input[name=rmem]")
     assert rmem.get_attribute("placeholder") == "4096 131072 6291456"
+
+
+def parity_cases() -> list[tuple[str, dict]]:
+    """Inputs around every power-of-two edge, for each era: the page must agree with the tool."""
+    from tools.wscale_kernels import ERAS
+
+    cases: list[tuple[str, dict]] = []
+    for index, era in enumerate(ERAS):
+        for top in (65535, 65536, 131071, 131072, 174760, 4194303, 4194304, 2**30, 2**31 - 1):
+            cases.append(
+                ("kernel", {"kernel": era.version, "rmem": f"4096 {min(87380, top)} {top}"})
+            )
+        mss = ("536", "1448", "1460", "1500", "4380", "4381", "9000", "65495")[index % 8]
+        cases.append(("kernel", {"kernel": era.version, "mss": mss, "timestamps": index % 2 == 0}))
+        cases.append(("kernel", {"kernel": era.version, "window-clamp": str(65535 << index)}))
+    for raw, shift in ((0, 0), (1, 14), (65535, 13), (65535, 255), (12345, 3)):
+        cases.append(("effective", {"raw": str(raw), "shift": str(shift)}))
+    for size in ("0", "65535", "65536", "131070", "131071", "1073725439", "1073725440"):
+        cases.append(("shift-for", {"bytes": size}))
+    for rate, rtt in (("1.5Mbit", "0.3s"), ("12.5MB/s", "80ms"), ("10G", "250us"), ("7", "3ms")):
+        cases.append(("bdp", {"bandwidth": rate, "rtt": rtt}))
+        cases.append(("throughput", {"window": "3MiB", "rtt": rtt}))
+    return cases
+
+
+# Sets a section's fields in one round trip (the vectors above are typed; these are many).
+SET_AND_READ = """([section, values]) => {
+  const fieldset = document.querySelector(`form.wscale-calc fieldset[data-section="${section}"]`);
+  for (const input of fieldset.querySelectorAll("input[name]")) {
+    if (input.type === "checkbox") input.checked = Boolean(values[input.name]);
+    else input.value = values[input.name] ?? "";
+  }
+  fieldset.dispatchEvent(new Event("input", {bubbles: true}));
+  const shown = {};
+  for (const output of fieldset.querySelectorAll("output[data-out]")) {
+    shown[output.dataset.out] = output.getAttribute("data-value");
+  }
+  return shown;
+}"""
+
+
+def test_page_agrees_with_the_tool_around_every_edge(calculator):
+    from tools import wscale
+
+    disagreements = []
+    for command, inputs in parity_cases():
+        expected = wscale.as_json(wscale.compute(command, inputs))
+        shown = calculator.evaluate(SET_AND_READ, [command, inputs])
+        for key, value in shown.items():
+            want = expected[key]
+            same = value == "null" if want is None else float(value) == pytest.approx(want)
+            if value is None or not same:
+                disagreements.append((command, inputs, key, want, value))
+    assert disagreements == []
