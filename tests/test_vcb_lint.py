@@ -69,6 +69,7 @@ KNOWN_BAD = [
     ("vcbRestore -s DIRECTORY", "cmd", "restore-on-proxy", "error"),
     ("vcbMounter.exe -d DESTINATION", None, "unverified-flag", "warning"),
     ("mountvm.exe -u F:\\mnt", None, "unverified-flag", "warning"),
+    ("mountvm.exe -h", None, "unlisted-flag", "warning"),
     (r"vcbMounter.exe -a name:VM1 -r E:\x -m nbdssl", None, "unverified-value", "warning"),
     (r"vcbMounter.exe -a name:VM1 -r E:\x -Z 1", None, "unknown-flag", "error"),
     (r"vcbMounter.exe -a name:VM1", None, "missing-required", "error"),

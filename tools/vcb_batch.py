@@ -108,6 +108,7 @@ echo SUMMARY: %VCB_SUCCEEDED% backed up, %VCB_FAILED% failed
 if %VCB_FAILED% equ 0 exit /b 0
 echo failed:
 type "%VCB_FAILURES%"
+echo A leftover _VCB-BACKUP_ snapshot blocks later backups of its VM: vcbCleanup.bat -y removes it.
 exit /b 1
 
 :backup_one

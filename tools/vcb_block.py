@@ -16,7 +16,7 @@ An error carries `line`, the body line it is about, so the build names the post'
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import vcb_model as model
 from .vcb_build import build, parameter_names
@@ -52,7 +52,6 @@ class BlockResult:
     changes: tuple[str, ...] = ()
     destructive: bool = False
     reproduce: str = ""  # the `python -m tools.vcb ...` command that gives the same output
-    lines: dict[str, int] = field(default_factory=dict)
 
 
 def parse_body(source: str) -> tuple[dict[str, str], dict[str, int], str]:

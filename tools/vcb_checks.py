@@ -39,6 +39,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unverified-value": ("warning", "the value is not confirmed by a cited source"),
     "unverified-place": ("warning", "not confirmed to exist where this shell runs"),
     "unverified-required": ("warning", "an unverified form of the command lacks a flag"),
+    "unlisted-flag": ("warning", "a flag outside a command's list, whose flags are all unverified"),
 }
 
 # Known confusions: (command, flag) -> the flag meant (the widely copied `-s` on vcbMounter).
@@ -61,6 +62,14 @@ def problem(code: str, message: str, fix: str) -> Problem:
 
 
 def foreign_flag(command: str, name: str) -> Problem:
+    known = model.FLAGS[command]
+    if all(flag.confidence is Confidence.UNVERIFIED for flag in known.values()):
+        # No flag of this command is confirmed: a flag outside the list may still exist.
+        return problem(
+            "unlisted-flag",
+            f"{name} is not among {command}'s known flags ({' '.join(known)}), none confirmed",
+            f"check `{command} -h` on your version",
+        )
     owners = model.commands_with_flag(name)
     if not owners:
         valid = " ".join(sorted(model.FLAGS[command]))

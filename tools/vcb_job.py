@@ -244,6 +244,7 @@ SH_TAIL = """
 log "SUMMARY: $succeeded backed up, $failed failed"
 if [ "$failed" -ne 0 ]; then
     printf 'failed:\\n%s' "$failed_list"
+    echo "A leftover _VCB-BACKUP_ snapshot blocks later backups of its VM: delete it first."
     exit 1
 fi
 exit 0
