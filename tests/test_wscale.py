@@ -130,6 +130,14 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert len(lines) == 1 and needle in lines[0], captured.err
 
 
+def test_sysctl_file_that_is_not_text_is_one_line_exit_2(tmp_path, capsys):
+    binary = tmp_path / "snippet.bin"
+    binary.write_bytes(b"\xff\xfe\x00net.ipv4.tcp_rmem = 1 2 3")
+    assert wscale.main(["sysctl", str(binary)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not UTF-8" in err
+
+
 def test_units():
     assert parse_size("16MiB") == parse_size("16M") == 16 * 1024 * 1024
     assert parse_size("1.25MB") == 1_250_000

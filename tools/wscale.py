@@ -89,9 +89,15 @@ def _mss(text: str) -> int:
 def _sysctl(a: dict) -> SysctlReport:
     path = a["file"]
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as snippet:
+                text = snippet.read()
     except OSError as error:
         raise WscaleError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise WscaleError(f"cannot read {path}: not UTF-8 text ({error.reason})") from None
     from .wscale_sysctl import sysctl_report
 
     return sysctl_report(text, a["kernel"])
