@@ -30,6 +30,7 @@ from tools.lab_results import (
     table,
 )
 from tools.lab_scenarios import (
+    BY_NAME,
     DEFAULT_SET,
     LabScenarioError,
     parse_sysctl,
@@ -104,6 +105,23 @@ def test_select_scenarios_keeps_order_and_rejects_unknown_names():
         select_scenarios("healthy,healthy")
     with pytest.raises(LabScenarioError, match="no scenario"):
         select_scenarios(" , ")
+
+
+def test_other_boxes_are_named_by_their_numbers():
+    (scenario,) = select_scenarios("small-rmem+rewrite-above-9-to-2")
+    assert scenario.action == Action("rewrite", to=2, above=9)
+    assert dict(scenario.sysctls)["net.ipv4.tcp_rmem"] == "4096 87380 174760"
+    (scenario,) = select_scenarios("rewrite-to-15")  # beyond 14: the receiver must clamp it
+    assert scenario.action == Action("rewrite", to=15) and scenario.sysctls == ()
+    assert select_scenarios("rewrite-above-7")[0] is BY_NAME["rewrite-above-7"]
+    for bad in (
+        "rewrite-to-256",
+        "rewrite-to-x",
+        "small-rmem+strip+rewrite-to-1",
+        "bogus+rewrite-to-1",
+    ):
+        with pytest.raises(LabScenarioError):
+            select_scenarios(bad)
 
 
 def test_parse_sysctl_allows_only_per_namespace_tcp_keys():

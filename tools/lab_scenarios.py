@@ -88,6 +88,34 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 DEFAULT_SET = tuple(scenario.name for scenario in SCENARIOS if scenario.default)
+WORKAROUNDS = {"scaling-off": SCALING_OFF, "small-rmem": SMALL_BUFFERS}
+# Any other box is named by its numbers: [WORKAROUND+]rewrite-to-N | rewrite-above-T[-to-N].
+COMPOSED = re.compile(
+    r"(?:(?P<workaround>scaling-off|small-rmem)\+)?"
+    r"(?:rewrite-to-(?P<to>[0-9]{1,3})"
+    r"|rewrite-above-(?P<above>[0-9]{1,2})(?:-to-(?P<above_to>[0-9]{1,3}))?)"
+)
+
+
+def scenario_named(name: str) -> Scenario:
+    """A scenario of the table, or one composed from a workaround and a box with chosen shifts."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    match = COMPOSED.fullmatch(name)
+    if match is None:
+        known = ", ".join(BY_NAME)
+        raise LabScenarioError(
+            f"unknown scenario {name!r} (known: {known}; or [scaling-off+|small-rmem+]"
+            "rewrite-to-N or rewrite-above-T[-to-N])"
+        )
+    to = int(match["to"] or match["above_to"] or 0)
+    if to > 255:
+        raise LabScenarioError(f"{name!r}: a shift is one byte (0-255)")
+    above = None if match["above"] is None else int(match["above"])
+    action = Action("rewrite", to, above)
+    workaround = match["workaround"]
+    summary = f"{workaround or 'default sysctls'}; the middlebox: {action.describe()}"
+    return Scenario(name, summary, WORKAROUNDS.get(workaround, ()), action, False)
 
 
 def select_scenarios(names: str | None) -> tuple[Scenario, ...]:
@@ -99,13 +127,9 @@ def select_scenarios(names: str | None) -> tuple[Scenario, ...]:
         chosen += DEFAULT_SET if name == "default" else [name] if name else []
     if not chosen:
         raise LabScenarioError("--scenarios names no scenario")
-    unknown = [name for name in chosen if name not in BY_NAME]
-    if unknown:
-        known = ", ".join(BY_NAME)
-        raise LabScenarioError(f"unknown scenario {unknown[0]!r} (known: {known})")
     if len(set(chosen)) != len(chosen):
         raise LabScenarioError("--scenarios names a scenario twice")
-    return tuple(BY_NAME[name] for name in chosen)
+    return tuple(scenario_named(name) for name in chosen)
 
 
 def parse_sysctl(assignment: str) -> tuple[str, str]:

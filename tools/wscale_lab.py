@@ -152,9 +152,13 @@ def describe_scenarios() -> str:
         sysctls = ", ".join(f"{key}={value}" for key, value in scenario.sysctls) or "defaults"
         marker = "*" if scenario.default else " "
         lines.append(
-            f"{marker} {scenario.name:28} {scenario.action.describe():26} client: {sysctls}"
+            f"{marker} {scenario.name:28} {scenario.action.describe():28} client: {sysctls}"
         )
-    lines.append("(* = in the default set of `run`)")
+    lines.append("(* = in the default set of `run`; `default` names that set in --scenarios)")
+    lines.append("Other boxes by their numbers: [scaling-off+|small-rmem+]rewrite-to-N,")
+    lines.append(
+        "  [scaling-off+|small-rmem+]rewrite-above-T[-to-N] (shifts above T become N, or 0)"
+    )
     return "\n".join(lines)
 
 
