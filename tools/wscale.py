@@ -245,8 +245,16 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, width=int(columns) if columns.isdigit() else 100)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit status 2 (argparse adds a usage block)."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m tools.wscale",
         description=__doc__,
         formatter_class=_Formatter,
@@ -263,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                 sub.add_argument(f"--{option.name}", action="store_true", help=option.help)
             else:
                 default = f" (default {option.default})" if option.default else ""
-                sub.add_argument(f"--{option.name}", metavar="VALUE", help=option.help + default)
+                metavar = option.name.upper().replace("-", "_")
+                sub.add_argument(f"--{option.name}", metavar=metavar, help=option.help + default)
         sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -288,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as stop:  # argparse printed its one-line usage error
+    except SystemExit as stop:  # a usage error (one line) or --help
         return 2 if stop.code else 0
     arguments = {k.replace("_", "-"): v for k, v in vars(args).items()}
     try:
