@@ -71,8 +71,9 @@ def tool_blocks(n: int) -> list[tuple[str, str]]:
 
 
 def generate(directory: Path, count: int) -> None:
+    # The files the real posts' tool blocks read (captures, lab results), beside the posts.
+    shutil.copytree(ROOT / "content", directory, ignore=shutil.ignore_patterns("*.md"))
     posts = directory / "posts"
-    posts.mkdir(parents=True)
     for n in range(count):
         parts = [
             f"Title: Synthetic note {n}\nDate: 2020-01-01 {n // 60 % 24:02d}:{n % 60:02d}\n"
@@ -99,7 +100,17 @@ def child(kind: str, content: str, output: str, cache: str) -> None:
     from pelican import Pelican
     from pelican.settings import read_settings
 
-    logging.disable(logging.WARNING)
+    class Errors(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.ERROR)
+            self.messages: list[str] = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    errors = Errors()
+    logging.getLogger().handlers[:] = [errors]
+    logging.getLogger().setLevel(logging.ERROR)
     os.chdir(ROOT)
     # One index page in both builds (the theme's pagination is not what is measured).
     base = {"PATH": content, "OUTPUT_PATH": output, "ARTICLE_PATHS": ["posts"],
@@ -121,7 +132,10 @@ def child(kind: str, content: str, output: str, cache: str) -> None:
         )  # fmt: skip
     start, cpu = time.perf_counter(), cpu_seconds()
     Pelican(settings).run()
-    print(json.dumps({"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu}))
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    if errors.messages:  # a build that skipped posts would look fast: refuse to time it
+        raise SystemExit(f"{len(errors.messages)} errors, first: {errors.messages[0]}")
+    print(json.dumps({"wall": wall, "cpu": cpu}))
 
 
 def cpu_seconds() -> float:
