@@ -144,6 +144,15 @@ def test_plain_text_leaves_out_what_the_build_adds_around_the_prose():
     assert search_index.plain_text(html) == "Back up vcbMounter.exe -a x After."
 
 
+def test_plain_text_handles_comments_void_elements_and_odd_attributes():
+    html = (
+        "<!-- <p>hidden</p> --><p data-x='a > b'>one<br class=\"headerlink\">two</p>"
+        '<P CLASS="snippet-note">gone</P>'
+        '<div data-json="[{&quot;k&quot;:1}]">three &amp; four</div>'
+    )
+    assert search_index.plain_text(html) == "one two three & four"
+
+
 def test_documents_are_sorted_by_url_with_sorted_tags():
     records = [
         search_index.SearchRecord(

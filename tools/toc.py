@@ -9,6 +9,7 @@ pass the extension's `md.toc` on, so the table is read back from the rendered HT
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from pathlib import Path
 
 LEVELS = {"h2": 2, "h3": 3}  # the headings a reader navigates by; h1 is the title
 MIN_HEADINGS = 3  # fewer headings than this: the post is short, no table
+HEADING = re.compile(r"<(h[23])\b[^>]*>.*?</\1\s*>", re.S | re.I)
 
 
 class TocError(ValueError):
@@ -83,7 +85,9 @@ def tree(entries: tuple[TocEntry, ...]) -> tuple[TocNode, ...]:
 def headings(html: str) -> tuple[TocEntry, ...]:
     """Every h2/h3 with an id, in document order."""
     parser = _Headings()
-    parser.feed(html)
+    # Only the headings go through the parser: a whole post can be slow to parse.
+    for heading in HEADING.finditer(html):
+        parser.feed(heading[0])
     parser.close()
     return tuple(parser.entries)
 
