@@ -179,3 +179,15 @@ def test_binary_capture_numbers_are_relative(tmp_path):
     write(Transfer(total=5000, rounds=3), tmp_path / "t.pcap")  # ISNs 1000 and 500000
     result = run_block(tmp_path / "post.md", "file: t.pcap\nframes: 1-5")
     assert [row[4] for row in result.rows] == ["0", "0 / 1", "1 / 1", "1:352 / 1", "1:1449 / 352"]
+
+
+def test_tcp_post_shows_the_trace_annotated_with_its_diagnosis(built_site):
+    page = (built_site / "posts" / "tcp-window-scaling-linux-2-6-17" / "index.html").read_text()
+    figures = re.findall(r'<figure class="tool-block tool-pcap">.*?</figure>', page, re.S)
+    printed = next(f for f in figures if 'class="pcap-trace"' in f)
+    text = html.unescape(re.sub(r"<[^>]+>", "", printed))
+    for line in SOURCE_TRACE.splitlines():  # the trace exactly as printed
+        assert line in text
+    assert "<td>92</td><td>×64</td><td>5888</td>" in printed
+    assert 'data-code="shift-unverified"' in printed
+    assert any(f"{COMMITTED.name}" in f and "<td>1608</td><td>×4</td>" in f for f in figures)

@@ -94,6 +94,7 @@ class Connection:
     sides: dict[str, Side]
     rtt: float | None
     near: str | None  # the direction whose host is beside the capture point
+    followed: dict = field(default_factory=dict)  # follow()'s results, computed once each
 
 
 def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
@@ -102,6 +103,13 @@ def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
     An ack counts once the sender can have seen it: at once in a capture taken beside
     the sender, after most of a round trip in one taken beside the receiver.
     """
+    key = (sender, shifts, tolerance)
+    if key not in conn.followed:
+        conn.followed[key] = _follow(conn, sender, shifts, tolerance)
+    return conn.followed[key]
+
+
+def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
     lag = LAG_SHARE * conn.rtt if conn.rtt and conn.near not in (None, sender) else 0.0
     found = Edges(shifts)
     pending: deque = deque()  # (time, ack, raw window) not yet visible to the sender
