@@ -209,3 +209,26 @@ def test_smoke_as_a_user_runs_it():
     )
     assert done.returncode == 1
     assert "mountvm.exe" in done.stdout
+
+
+def test_any_line_gives_a_result_or_a_vcb_error_never_a_crash():
+    """Seeded random lines of shell metacharacters and VCB words: no other exception."""
+    import random
+
+    from tools.vcb import VcbError
+
+    pieces = list("ab -\"'^&|<>()%!\\/:;*?\t\n") + [
+        "vcbMounter.exe", "vcbMounter", "-a", "-r", "-t", "name:", "moref:", "E:\\", "/x",
+        "^\n", "\\\n", "2>&1", ">>", "vcbRestore", "mountvm.exe", "-cycleId", "-L", "-s",
+        "-c", "-d", "ssid:", "vcbSnapshot", "C:Program Files",
+    ]  # fmt: skip
+    generator = random.Random(7)
+    for _ in range(3000):
+        line = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 14)))
+        for shell in (None, "cmd", "sh"):
+            try:
+                is_vcb_command(line)
+                result = lint(line, shell)
+            except VcbError:
+                continue
+            assert result.ok is (not any(p.severity == "error" for p in result.problems))
