@@ -168,6 +168,19 @@ def _run_job(args: argparse.Namespace) -> int:
         outputs["vcb-job.sh"] = render_sh(
             vms, replace(settings, dest_root=args.console_root)
         ).encode()
+    if args.output_dir is None and args.json:
+        _print_json(
+            {
+                "ok": True,
+                "scripts": {
+                    name: data.decode(args.batch_encoding)
+                    if name.endswith(".bat")
+                    else data.decode()
+                    for name, data in sorted(outputs.items())
+                },
+            }
+        )
+        return 0
     if args.output_dir is None:
         if len(outputs) != 1:
             raise VcbError("two scripts: give --output-dir, or --format batch or sh")
@@ -196,6 +209,8 @@ def _run_freeze(args: argparse.Namespace) -> int:
             data = script.text.encode() if script.shell == "sh" else batch_bytes(script.text)
             name = script.path.replace("\\", "/").rsplit("/", 1)[-1]
             write_file(Path(args.output_dir) / name, data, executable=script.shell == "sh")
+            if not args.json:
+                print(Path(args.output_dir) / name)
     if args.json:
         _print_json({"ok": True, "scripts": [asdict(script) for script in scripts]})
     elif not args.output_dir:
