@@ -84,6 +84,18 @@ def test_sysctl_block_badge_names_kernel_and_shift():
     assert verdict.needs_root
 
 
+def test_kernel_option_unknown_to_the_calculator_is_an_error_not_a_crash():
+    verdict = check_block("sh", "echo 0 > /proc/sys/net/ipv4/tcp_window_scaling", {"kernel": "abc"})
+    assert finding(verdict, "sysctl").verdict == "error"
+    assert "abc" in finding(verdict, "sysctl").message
+
+
+def test_a_line_the_vcb_linter_cannot_read_is_an_error_not_a_crash():
+    # sh reads a quote to its match (cmd.exe would let it run to the end of the line).
+    verdict = check_block("sh", 'vcbMounter -a name:vm1 -r "/vmimages/unterminated')
+    assert finding(verdict, "VCB model").verdict == "error"
+
+
 def test_unknown_net_key_is_a_warning():
     verdict = check_block("sh", "sysctl -w net.ipv4.tcp_nonsense=1")
     assert verdict.verdict == "warning"

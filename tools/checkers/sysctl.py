@@ -48,7 +48,11 @@ def check(snippet: Snippet) -> Report:
     known = [command for command in snippet.commands if knows(snippet.family, command.text)]
     if not known:
         return Report()
-    report = _sysctl_report()("\n".join(command.text for command in known), snippet.kernel)
+    try:
+        report = _sysctl_report()("\n".join(command.text for command in known), snippet.kernel)
+    except ValueError as error:  # e.g. a kernel version the calculator has no era for
+        first = known[0]
+        return Report((Finding(first.line, first.text, NAME, "error", str(error)),), NAME)
     findings = []
     for command, number in zip(known, range(1, len(known) + 1), strict=True):
         verdicts = [line for line in report.lines if line.line == number]

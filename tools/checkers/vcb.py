@@ -41,7 +41,11 @@ def check(snippet: Snippet) -> Report:
     for command in snippet.commands:
         if not vcb.is_vcb_command(command.text):
             continue
-        result = vcb.lint(command.text, shell)
+        try:
+            result = vcb.lint(command.text, shell)
+        except ValueError as error:  # the linter cannot read the line at all
+            findings.append(Finding(command.line, command.text, NAME, "error", str(error)))
+            continue
         verdict = worst(SEVERITY.get(str(problem.severity), "ok") for problem in result.problems)
         notes = [
             f"{problem.code}: {problem.message}" + (f" (fix: {problem.fix})" if problem.fix else "")
