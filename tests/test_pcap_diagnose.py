@@ -163,3 +163,11 @@ def test_workaround_verdicts():
     assert "64 KiB" in zeroed and "window 65535" in zeroed
     lowered = advice_for_shift("1.2.3.4:42501", 6, 2)
     assert "helps if the box only lowers shifts above 2" in lowered
+
+
+def test_shift_rewritten_to_2_seen_at_the_sender(tmp_path):
+    """The SYN shows 2 where the client uses 6: 5840/92 ≈ 2^6, above the 2 the server was told."""
+    spec = Transfer(applied_shift=2, shift_seen_by_server=2, vantage="server")
+    (found,) = diagnoses(spec, tmp_path)
+    assert (found.code, found.estimated_shift, found.applied_shift) == ("peer-ignores-shift", 6, 2)
+    assert "reads 368 bytes where 1.2.3.4:42501 means 5888" in found.message  # 92<<2, 92<<6

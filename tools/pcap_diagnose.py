@@ -159,32 +159,33 @@ def _ignored_shift(conn, receiver: Side, sender: Side, sender_dir: str) -> list[
 
 
 def _collapsed_syn(conn, receiver: Side, sender: Side) -> list[Diagnosis]:
-    """Heuristic 2: a SYN showing shift 0 whose window / first raw window is about 2^k."""
+    """Heuristic 2: SYN window / first raw window ≈ 2^k, with k above the shift the SYN shows."""
     syn, first = receiver.syn, receiver.first_window
-    if syn is None or first is None or syn.segment.wscale != 0 or sender.shift is None:
+    if syn is None or first is None or syn.segment.wscale is None or sender.shift is None:
         return []
-    if first.segment.window == 0 or syn.segment.window <= first.segment.window:
+    shown, raw = syn.segment.wscale, first.segment.window
+    if raw == 0 or syn.segment.window <= raw:
         return []
-    ratio = syn.segment.window / first.segment.window
+    ratio = syn.segment.window / raw
     shift = round(math.log2(ratio))
-    if shift < 1 or abs(math.log2(ratio) - shift) > COLLAPSE_TOLERANCE:
+    if shift <= shown or abs(math.log2(ratio) - shift) > COLLAPSE_TOLERANCE:
         return []
-    raw = first.segment.window
     return [
         Diagnosis(
             "peer-ignores-shift",
             "fault",
             (syn.segment.frame, first.segment.frame),
-            f"{receiver.name}'s SYN arrived here with window scale shift 0 and window"
+            f"{receiver.name}'s SYN arrived here with window scale shift {shown} and window"
             f" {syn.segment.window}, but its first window after the handshake is raw {raw}:"
             f" {syn.segment.window}/{raw} ≈ {ratio:.1f} ≈ 2^{shift}. {receiver.name} most"
-            f" likely scales its windows by 2^{shift} while this side was told shift 0, so the"
-            f" Window Scale option was rewritten on the way: {sender.name} reads {raw} bytes"
-            f" where {receiver.name} means {raw << shift}. Estimated shift: {shift}.",
-            advice_for_shift(receiver.name, shift, 0),
+            f" likely scales its windows by 2^{shift} while this side was told shift {shown},"
+            f" so the Window Scale option was rewritten on the way: {sender.name} reads"
+            f" {raw << shown} bytes where {receiver.name} means {raw << shift}."
+            f" Estimated shift: {shift}.",
+            advice_for_shift(receiver.name, shift, shown),
             estimated_shift=shift,
             announced_shift=shift,
-            applied_shift=0,
+            applied_shift=shown,
         )
     ]
 
