@@ -266,6 +266,14 @@ def test_trim_keeps_the_first_packets_as_a_valid_capture(tmp_path):
         handshake(tmp_path / "one.pcap")
 
 
+def test_tcpdump_drop_count_is_read_from_its_closing_lines():
+    from tools.lab_run import kernel_drops
+
+    closing = "612 packets captured\n613 packets received by filter\n1 packet dropped by kernel\n"
+    assert kernel_drops(closing) == 1
+    assert kernel_drops("tcpdump: listening on c0\n") is None
+
+
 def test_a_capture_that_is_not_pcap_is_named(tmp_path):
     (tmp_path / "bad.pcap").write_bytes(b"not a capture at all, sorry")
     with pytest.raises(LabCaptureError, match="bad.pcap: not a classic pcap file"):

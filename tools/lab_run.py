@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 PORT = 5001
 SNAPLEN = 128
 READY_SECONDS = 15.0
+DROPPED = re.compile(r"^(\d+) packets? dropped by kernel$", re.M)
 # Read back in each endpoint after the scenario's own settings are applied.
 RECORDED_SYSCTLS = (
     "net.ipv4.tcp_window_scaling",
@@ -65,7 +67,10 @@ class Lab:
 
     def teardown(self) -> None:
         while self.processes:
-            lab_netns.stop_process(self.processes.pop(), grace=2.0)
+            process = self.processes.pop()
+            lab_netns.stop_process(process, grace=2.0)
+            for stream in (process.stdout, process.stderr):
+                stream.close()
         for namespace in self.topology.namespaces:
             if namespace in lab_netns.lab_namespaces():
                 lab_netns.remove_namespace(namespace)
@@ -107,18 +112,25 @@ def read_sysctls(lab: Lab, role: str) -> dict[str, str]:
 
 
 def start_capture(lab: Lab, role: str, interface: str, path: Path) -> subprocess.Popen:
-    # -U: packet-buffered, so a capture stopped at any time is a valid file; -Z root: keep
-    # root (dropping it would also drop the signal that kills tcpdump with the lab).
+    # -U: packet-buffered, so a capture stopped at any time is a valid file; immediate mode:
+    # no packet waits in the kernel's ring for a block timeout that a short run never reaches;
+    # -Z root: keep root (dropping it would also drop the signal that kills tcpdump with the lab).
     tcpdump = lab.spawn(
         role,
-        ["tcpdump", "-i", interface, "-n", "-s", str(SNAPLEN), "-U", "-Z", "root",
-         "-w", str(path), "tcp", "port", str(PORT)],
+        ["tcpdump", "-i", interface, "-n", "-s", str(SNAPLEN), "-U", "--immediate-mode",
+         "-Z", "root", "-w", str(path), "tcp", "port", str(PORT)],
     )  # fmt: skip
     while "listening on" not in read_line(
         tcpdump, tcpdump.stderr, READY_SECONDS, f"tcpdump in {role}"
     ):
         pass
     return tcpdump
+
+
+def kernel_drops(tcpdump_stderr: str) -> int | None:
+    """The "N packets dropped by kernel" tcpdump prints when it stops (None if it did not)."""
+    found = DROPPED.search(tcpdump_stderr)
+    return int(found[1]) if found else None
 
 
 def finish(process: subprocess.Popen, seconds: float, what: str) -> list[dict]:
@@ -178,8 +190,10 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
     except LabRunError as error:  # a server still blocked in send() after the client left
         logger.debug("%s", error)
     time.sleep(min(2.0, 0.2 + 2 * limits.rtt_ms / 1000))  # let the last segments reach the taps
-    for tcpdump in tcpdumps:
+    capture_drops = {}
+    for role, tcpdump in zip(captures, tcpdumps, strict=True):
         lab_netns.stop_process(tcpdump, signum=signal.SIGINT)
+        capture_drops[role] = kernel_drops(tcpdump.stderr.read().decode(errors="replace"))
     lab_netns.stop_process(middlebox)
     events = finish(middlebox, 5.0, "the middlebox")
     lab.teardown()
@@ -206,4 +220,5 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
         "seconds": seconds,
         "throughput": round(fetched["received"] / seconds) if seconds > 0 else None,
         "captures": {role: path.name for role, path in captures.items()},
+        "capture_dropped": capture_drops,
     }
