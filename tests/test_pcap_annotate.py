@@ -214,3 +214,23 @@ def test_progress_bar_only_on_a_terminal_for_large_input(capture, capsys, monkey
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
     assert main(["--json", str(capture)]) == 0
     assert sys.stderr.getvalue() == ""
+
+
+def test_connection_tables_stay_bounded(monkeypatch):
+    import tools.pcap_track as track
+
+    monkeypatch.setattr(track, "LIVE_LIMIT", 10)
+    monkeypatch.setattr(track, "CLOSED_LIMIT", 5)
+    tracker = Tracker()
+    for number in range(100):  # open connections, never closed: the oldest are forgotten
+        raw = (number, 0.0, 4, b"\x0a\0\0\x01", 1000 + number, b"\x0a\0\0\x02", 80, 0x10)
+        tracker.step(raw + (1, 1, 500, 0, None, None, False, None, False, True, True))
+    assert len(tracker.live) == 2 * 10 and tracker.count == 100
+    packets = []
+    for number in range(20):  # closed connections: only the latest are remembered
+        packets += conversation(ports=(30000 + number, 80))
+    from tools.pcap_read import iter_raw
+
+    for raw in iter_raw(io.BytesIO(pcap(frames(packets), 1))):
+        tracker.step(raw)
+    assert len(tracker.closed) == 2 * 5 and len(tracker.live) <= 2 * 10

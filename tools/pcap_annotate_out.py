@@ -76,7 +76,7 @@ class JsonWriter:
 
     def write(self, rows: Rows) -> None:
         step, write = rows.tracker.step, self.out.write
-        templates: dict[tuple[int, int], str] = {}  # per connection and direction
+        templates: dict[int, str] = {}  # per connection and direction: conn * 2 + direction
         flag_text = FLAG_TEXT
         lines: list[str] = []
         try:
@@ -88,11 +88,11 @@ class JsonWriter:
     def _loop(records, step, write, templates, flag_text, lines) -> None:
         for raw in records:
             conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
-            template = templates.get((conn, direction))
+            template = templates.get(conn * 2 + direction)
             if template is None:
                 if len(templates) > CONNECTION_CACHE:
                     templates.clear()
-                template = templates[(conn, direction)] = _json_template(raw, conn, direction)
+                template = templates[conn * 2 + direction] = _json_template(raw, conn, direction)
             lines.append(
                 template
                 % (
