@@ -191,3 +191,18 @@ def test_tcp_post_shows_the_trace_annotated_with_its_diagnosis(built_site):
     assert "<td>92</td><td>×64</td><td>5888</td>" in printed
     assert 'data-code="shift-unverified"' in printed
     assert any(f"{COMMITTED.name}" in f and "<td>1608</td><td>×4</td>" in f for f in figures)
+
+
+def test_commands_print_the_rows_shown(tmp_path):
+    from pcap_crafted import Transfer, write
+
+    write(Transfer(total=5000, rounds=3), tmp_path / "t.pcap")
+    result = run_block(tmp_path / "post.md", "file: t.pcap\nframes: 4-7\nconnection: 1")
+    packets = result.command.splitlines()[0]
+    assert packets.endswith("""| awk '$1 >= 4 && $1 <= 7 && $3 == "#1"'""")
+    run = subprocess.run(
+        ["sh", "-c", packets.replace("python -m", f"{sys.executable} -m")],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert [line.split()[0] for line in run.stdout.splitlines()] == ["4", "5", "6", "7"]
+    assert len(result.rows) == 4

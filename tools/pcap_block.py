@@ -223,6 +223,20 @@ def _annotated(post: Path, block: PcapBlock) -> tuple[list[AnnotatedSegment], tu
     return rows, (f"{base} {target}", f"{base} --summary {target}")
 
 
+def _selected(commands: tuple[str, ...], options: dict) -> tuple[str, ...]:
+    """The per-packet command narrowed to the shown rows (its lines start: frame, time, #conn)."""
+    tests = []
+    if "frames" in options:
+        first, last = options["frames"]
+        tests.append(f"$1 >= {first} && $1 <= {last}")
+    if "connection" in options:
+        tests.append(f'$3 == "#{options["connection"]}"')
+    if not tests:
+        return commands
+    *before, packets, summary = commands
+    return (*before, f"{packets} | awk '{' && '.join(tests)}'", summary)
+
+
 def _describe(connection: int, segments: list[AnnotatedSegment]) -> str:
     """`connection N: client A, server B` (the client sent the first SYN or was seen first)."""
     from tools.pcap_wording import endpoint
@@ -257,6 +271,7 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
     if not shown:
         line = block.lines.get("frames", block.lines.get("connection", 1))
         raise PcapBlockError("no packet matches frames/connection", line)
+    commands = _selected(commands, block.options)
     numbers = relative_numbers(rows)
     found, connections = [], []
     for connection in sorted({r.connection for r in shown}):
