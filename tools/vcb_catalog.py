@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .vcb_model import VcbError
+from .vcb_model import CATALOG_KEYS, Confidence, VcbError
 
 LINE = re.compile(r"^(?P<key>[A-Za-z0-9_.:\[\]-]+)=(?P<sep>[ \t]*)(?P<value>.*?)[ \t]*$")
 DATASTORE_PATH = re.compile(r"^\[(?P<datastore>[^\]]+)\] (?P<path>\S.*)$")
 HOST_IN_POOL = re.compile(r"/host/(?P<host>[^/]+)/")
-REQUIRED = ("host", "resourcepool", "config.vmx")  # the keys a restore-a-copy edits [V]
-NAME_KEY = "display_name"  # the VM's name as the catalog records it [U]
+# The keys a restore-a-copy needs are the documented ones; the name key is unverified.
+REQUIRED = tuple(key for key, (_, sure) in CATALOG_KEYS.items() if sure is Confidence.DOCUMENTED)
+NAME_KEY = "display_name"
 BAD_NAME = re.compile(r'["/\\\[\]\x00-\x1f]')
 
 

@@ -22,7 +22,8 @@ from .vcb_model import VcbError
 from .vcb_shell import quote_sh
 
 WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
-VMNAME_LINE = re.compile(r"^\s*(?P<key>moref|name|uuid|ipaddr)\s*:\s?(?P<value>.*?)\s*$")
+VMNAME_KEYS = "|".join(key for key in model.VMNAME_OUTPUT if key != model.VMNAME_HEADER)
+VMNAME_LINE = re.compile(rf"^\s*(?P<key>{VMNAME_KEYS})\s*:\s?(?P<value>.*?)\s*$")
 BATCH_CODEPAGES = {"utf-8": 65001, "cp1252": 1252, "cp850": 850, "cp437": 437}
 
 
@@ -62,7 +63,7 @@ def parse_vcbvmname(text: str) -> tuple[VmRecord, ...]:
         stripped = line.strip()
         if not stripped or stripped.startswith("["):  # blank, or a log line (-L)
             continue
-        if stripped.rstrip(":").lower() == "found vm":
+        if stripped.lower() == model.VMNAME_HEADER.lower():
             current = {}
             records.append(current)
             continue

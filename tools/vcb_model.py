@@ -364,6 +364,31 @@ BACKUPTOOLS_CONF = "/etc/vmware/backuptools.conf"  # [V]
 
 # What vcbVmName prints per VM [vcb.md: header and moref/name from real use, uuid/ipaddr U].
 VMNAME_OUTPUT = {"Found VM:": I, "moref": I, "name": I, "uuid": U, "ipaddr": U}
+VMNAME_HEADER = "Found VM:"
+
+# The catalog's `key= value` lines that a restore-a-copy reads or edits.
+CATALOG_KEYS = {
+    "host": ("the ESX host the VM is restored to", V),
+    "resourcepool": ('its resource pool: "/ha-folder-root/ha-datacenter/host/ESX/Resources"', V),
+    "config.vmx": ('the .vmx path: "[datastore] folder/name.vmx"', V),
+    "display_name": ("the VM's name", U),
+}
+
+# Guest scripts run around the quiesced snapshot, by guest era.
+FREEZE_SCRIPTS = (
+    ("Linux", "/usr/sbin/pre-freeze-script, /usr/sbin/post-thaw-script", V),
+    (
+        "Windows, ESX 3.5 Update 1 and before",
+        "C:\\Windows\\pre-freeze-script.bat, C:\\Windows\\post-thaw-script.bat",
+        V,
+    ),
+    (
+        "Windows, ESX 3.5 Update 2 and later (VSS)",
+        "C:\\Program Files\\VMware\\VMware Tools"
+        "\\backupScripts.d\\*.bat, run with freeze, then thaw or freezeFail",
+        V,
+    ),
+)
 
 # Files a fullvm export holds, as the 2006 write-up listed them for a VM called MyVM [I].
 EXPORT_FILES = (

@@ -117,6 +117,28 @@ def markdown(names: list[str] | None = None) -> str:
         ]
         out += [
             "",
+            "## Catalog keys (`key= value`)",
+            "",
+            "| Key | Meaning | Confidence |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {key} | {meaning} | {BADGE[sure]} |"
+            for key, (meaning, sure) in model.CATALOG_KEYS.items()
+        ]
+        out += [
+            "",
+            "## Pre-freeze and post-thaw scripts",
+            "",
+            "| Guest | Scripts | Confidence |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {guest} | {scripts} | {BADGE[sure]} |"
+            for guest, scripts, sure in model.FREEZE_SCRIPTS
+        ]
+        out += [
+            "",
             "## Problem codes of `lint`",
             "",
             "| Code | Severity | Meaning |",
