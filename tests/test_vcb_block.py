@@ -57,6 +57,8 @@ def test_restore_without_catalog_is_marked_destructive():
         ("catalog-edit: colour=x\n---\nhost= a\n", 1, "expected name="),
         ("reference: vcbMounter\ncommand: vcbMounter\n", 2, "in one block"),
         ("host: x\n", 1, "needs one of"),
+        ("command: vcbUtil\nquery: ping\nshell: powershell\n", 3, "expected cmd or sh"),
+        ("command: vcbUtil\nquery: ping\nstyle: long\n", 3, "expected short or full"),
     ],
 )
 def test_errors_carry_the_body_line(source, line, needle):

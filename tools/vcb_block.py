@@ -19,12 +19,13 @@ import shlex
 from dataclasses import dataclass
 
 from . import vcb_model as model
-from .vcb_build import build, parameter_names
+from .vcb_build import PROGRAM_STYLES, build, parameter_names
 from .vcb_catalog import edit_catalog, read_catalog, write_catalog
 from .vcb_freeze import GuestScript, freeze_scripts
 from .vcb_lint import CODES, LintResult, Problem, lint
 from .vcb_model import VcbError
 from .vcb_reference import command_of
+from .vcb_shell import SHELLS
 
 MODES = ("command", "reference", "lint", "listing", "freeze", "catalog-edit")
 EXTRA_KEYS = {
@@ -107,6 +108,11 @@ def _command(values, lines, rest) -> BlockResult:
     names = parameter_names(name)
     _allowed(values, lines, "command", set(names) | set(EXTRA_KEYS["command"]))
     params = {key: value for key, value in values.items() if key in names}
+    for key, allowed in (("shell", SHELLS), ("style", PROGRAM_STYLES)):
+        if key in values and values[key] not in allowed:
+            raise VcbError(
+                f"{key}: expected {' or '.join(allowed)}, got {values[key]!r}", lines.get(key, 1)
+            )
     try:
         built = build(name, params, values.get("shell") or None, values.get("style", "short"))
     except VcbError as error:
