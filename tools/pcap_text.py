@@ -19,7 +19,6 @@ in flight can be computed across the handshake.
 from __future__ import annotations
 
 import argparse
-import calendar
 import dataclasses
 import io
 import json
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from tools.pcap_records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
+from tools.pcap_text_time import Clock
 
 
 class TextTraceError(ValueError):
@@ -73,75 +73,6 @@ SEGMENT_3X = re.compile(
 PACKET_NUMBER = re.compile(r"^\s*(?P<number>\d+)\s{2,}(?=\S)")  # `-#`: "%5u  "
 
 
-def _fraction(digits: str) -> float:
-    return int(digits) / 10 ** len(digits)
-
-
-def _clock(match: re.Match) -> float:
-    hours, minutes, seconds = int(match["h"]), int(match["m"]), int(match["s"])
-    return hours * 3600 + minutes * 60 + seconds + _fraction(match["frac"])
-
-
-# Timestamp styles, tried in order on the text before the addresses: (name, pattern, seconds).
-_HMS = r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)\.(?P<frac>\d{1,9})"
-TIME_STYLES = (
-    (
-        "date",  # -tttt
-        re.compile(rf"^\s*(?P<date>\d{{4}}-\d\d-\d\d)[ T]{_HMS}(?=\s|$)"),
-        lambda m: calendar.timegm(tuple(map(int, m["date"].split("-"))) + (0, 0, 0)) + _clock(m),
-    ),
-    (
-        "clock-or-delta",  # default, or -ttt/-ttttt in 4.x (a leading space or minus sign)
-        re.compile(rf"^(?P<lead>\s*-?){_HMS}(?=\s|$)"),
-        lambda m: -_clock(m) if m["lead"].strip() == "-" else _clock(m),
-    ),
-    (
-        "epoch",  # -tt
-        re.compile(r"^\s*(?P<sec>\d+)\.(?P<frac>\d{6}|\d{9})(?=\s|$)"),
-        lambda m: int(m["sec"]) + _fraction(m["frac"]),
-    ),
-    (
-        "delta",  # -ttt in 3.x: "%06u" microseconds, after "%d. " whole seconds if any
-        re.compile(r"^\s*(?:(?P<sec>\d+)\.\s)?(?P<usec>\d{6})(?=\s|$)"),
-        lambda m: int(m["sec"] or 0) + int(m["usec"]) / 1e6,
-    ),
-)
-
-
-@dataclass(slots=True)
-class _Clock:
-    """Turns each printed timestamp into seconds, once the capture's style is known."""
-
-    since_first: bool
-    style: str = ""
-    elapsed: float = 0.0
-    day: float = 0.0
-    last: float | None = None
-
-    def read(self, prefix: str) -> float | None:
-        for name, pattern, seconds in TIME_STYLES:
-            match = pattern.match(prefix)
-            if match:
-                return self._advance(name, match, seconds(match))
-        return None
-
-    def _advance(self, name: str, match: re.Match, value: float) -> float:
-        if not self.style:
-            delta_like = name == "clock-or-delta" and (match["lead"] != "" or value == 0.0)
-            self.style = "delta" if delta_like or name == "delta" else name
-        if self.style == "delta":
-            self.elapsed = value if self.since_first else self.elapsed + value
-            return self.elapsed
-        if (
-            self.style == "clock-or-delta"
-            and self.last is not None
-            and value + self.day < self.last - 43200
-        ):
-            self.day += 86400  # the capture ran past midnight
-        self.last = value + self.day
-        return self.last
-
-
 @dataclass(slots=True)
 class _Conversation:
     """tcpdump's per-conversation bases (print-tcp.c tcp_seq_hash) and each side's next seq."""
@@ -161,20 +92,24 @@ def _looks_absolute(ack: int, base: int) -> bool:
     return ack >= 2**24 and base >= 2**24 and (ack - base) % 2**32 < 2**24
 
 
+# TCP options as tcpdump prints them: pattern, Segment field, value (others are skipped).
+OPTION_FIELDS = (
+    (re.compile(r"mss (\d+)"), "mss", lambda m: int(m[1])),
+    (re.compile(r"wscale (\d+)"), "wscale", lambda m: int(m[1])),
+    (re.compile(r"sackOK"), "sack_permitted", lambda m: True),
+    (re.compile(r"timestamp (\d+) (\d+)"), "timestamp", lambda m: (int(m[1]), int(m[2]))),  # 3.x
+    (re.compile(r"TS val (\d+) ecr (\d+)"), "timestamp", lambda m: (int(m[1]), int(m[2]))),  # 4.x
+)
+
+
 def _parse_options(text: str | None) -> dict:
     found: dict = {}
     for item in (text or "").split(","):
-        words = item.split()
-        if words[:1] == ["mss"] and len(words) == 2 and words[1].isdigit():
-            found["mss"] = int(words[1])
-        elif words[:1] == ["wscale"] and len(words) == 2 and words[1].isdigit():
-            found["wscale"] = int(words[1])
-        elif words == ["sackOK"]:
-            found["sack_permitted"] = True
-        elif words[:1] == ["timestamp"] and len(words) == 3 and "".join(words[1:]).isdigit():
-            found["timestamp"] = (int(words[1]), int(words[2]))  # 3.x
-        elif words[:2] == ["TS", "val"] and len(words) == 5 and words[3] == "ecr":
-            found["timestamp"] = (int(words[2]), int(words[4]))  # 4.x
+        item = " ".join(item.split())
+        for pattern, name, value in OPTION_FIELDS:
+            match = pattern.fullmatch(item)
+            if match:
+                found[name] = value(match)
     return found
 
 
@@ -284,15 +219,11 @@ def _numbers(
                 if forced_absolute is not None
                 else _looks_absolute(ack, conv.base.get(receiver, 0))
             )
-        keep = not conv.absolute
-        rel_seq = (
-            conv.next_seq.get(sender, 0)
-            if seq is None
-            else seq
-            if keep
-            else _rel(seq, conv.base.get(sender))
-        )
-        rel_ack = ack if keep else _rel(ack, conv.base.get(receiver))
+        if seq is None:  # a pure ACK: tcpdump prints no seq, the sender's next one is meant
+            rel_seq = conv.next_seq.get(sender, 0)
+        else:
+            rel_seq = _rel(seq, conv.base.get(sender)) if conv.absolute else seq
+        rel_ack = _rel(ack, conv.base.get(receiver)) if conv.absolute else ack
     else:  # no ACK bit: tcpdump prints absolute numbers
         rel_seq = conv.next_seq.get(sender, 0) if seq is None else _rel(seq, conv.base.get(sender))
         rel_ack = 0
@@ -309,7 +240,7 @@ def parse_lines(
     absolute: bool | None = None,
 ) -> Iterator[Segment]:
     """Yield one `Segment` per TCP line; `absolute` forces (True) or denies (False) `-S` output."""
-    clock = _Clock(since_first=since_first)
+    clock = Clock(since_first=since_first)
     conversations: dict = {}
     pending_time: float | None = None  # a `-v` IP header line's time, for the next line
     frame = 0
