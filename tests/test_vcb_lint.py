@@ -138,6 +138,12 @@ def test_caret_escape_keeps_ampersand_in_the_argument():
     assert lint(r"vcbMounter.exe -a name:Tom^&Jerry -r E:\x").ok
 
 
+def test_caret_escaped_quotes_still_quote_for_the_c_runtime():
+    # cmd.exe passes ^" on as ", which the program's runtime reads as a quote.
+    result = lint(r'vcbMounter.exe -a ^"name:Web 01^" -r E:\x')
+    assert result.ok and result.problems == ()
+
+
 def test_shell_is_guessed_from_the_program():
     assert lint(r"vcbMounter.exe -a name:a -r E:\x").shell == "cmd"
     assert lint("/usr/sbin/vcbMounter -a name:a -r /x").shell == "sh"

@@ -56,11 +56,13 @@ def _cmd_line_phase(line: str) -> tuple[str, tuple[str, ...]]:
             out.append(char)
         elif in_quote:
             out.append(char)
-        elif char == "^" and index + 1 < len(line):
+        elif char == "^":
+            # The next character is literal to cmd.exe (a trailing ^ continues the line);
+            # the program still sees it, so an escaped " is a quote to the C runtime.
             index += 1
-            out.append("\x00" + line[index])  # escaped: a literal for the next pass
+            out.append(line[index : index + 1])
         elif char in CMD_OPERATORS:
-            word_so_far = "".join(out).rsplit(" ", 1)[-1].replace("\x00", "")
+            word_so_far = "".join(out).rsplit(" ", 1)[-1]
             redirection = REDIRECTION.match(line[index - len(word_so_far) :])
             if redirection and (not word_so_far or word_so_far.isdigit()):
                 del out[len(out) - len(word_so_far) :]
@@ -100,10 +102,6 @@ def _crt_split(line: str) -> list[Word]:
         start, text, quoted, in_quote = index, [], False, False
         while index < length and (in_quote or line[index] not in " \t"):
             char = line[index]
-            if char == "\x00":  # a character cmd.exe's ^ made literal
-                text.append(line[index + 1])
-                index += 2
-                continue
             if char == "\\" and not first:
                 run = len(line[index:]) - len(line[index:].lstrip("\\"))
                 index += run
@@ -126,7 +124,7 @@ def _crt_split(line: str) -> list[Word]:
                 continue
             text.append(char)
             index += 1
-        raw = line[start:index].replace("\x00", "^")
+        raw = line[start:index]
         words.append(Word("".join(text), raw, quoted))
         first = False
 
