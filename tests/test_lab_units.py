@@ -391,6 +391,9 @@ def post_dir(tmp_path) -> Path:
     scenarios = [result("<rewrite>", 10, 0, 1234), result("healthy", 10, 10, 9e6)]
     results = {"kernel": "6.1.0", "date": "2026-01-02", "rtt_ms": 50, "size": 10, "seconds": 5}
     (tmp_path / "lab").mkdir()
+    for scenario in scenarios:
+        scenario["captures"] = {"client": "hs.pcap", "server": "hs.pcap"}
+    write_handshake(tmp_path / "lab" / "hs.pcap")
     (tmp_path / "lab" / "results.json").write_text(json.dumps(results | {"scenarios": scenarios}))
     (tmp_path / "posts").mkdir()
     return tmp_path / "posts"
@@ -411,6 +414,17 @@ def test_lab_block_renders_an_escaped_table_with_kernel_and_date(post_dir):
     assert '<th scope="col">SYN shift sent → received</th>' in html
     assert 'data-copy="make lab"' in html
     assert records[0]["language"] == "lab" and records[0]["line"] == 7
+    # A handshake alone proves nothing wrong: the annotator's columns say so.
+    assert '<th scope="col">annotator on the server&#x27;s capture</th>' in html
+    assert html.count("<td>none</td>") == 4
+
+
+def test_lab_block_names_a_missing_capture(post_dir):
+    from plugins.opskb_blocks.fences import BlockError
+
+    (post_dir.parent / "lab" / "hs.pcap").unlink()
+    with pytest.raises(BlockError, match="hs.pcap"):
+        lab_block(post_dir, {})
 
 
 @pytest.mark.parametrize(

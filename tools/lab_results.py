@@ -109,11 +109,56 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
-def table(results: dict) -> tuple[list[str], list[list[str]]]:
-    """Headings and one row of cells per scenario, as text (the caller escapes for HTML)."""
+# The annotator's findings the table shows; the others (window-limited, info) are the
+# ordinary consequences of a window and would say the same thing in every row.
+SHOWN_DIAGNOSES = ("peer-ignores-shift", "scaling-disabled", "shift-clamped", "zero-window")
+
+
+def capture_findings(path: Path) -> str:
+    """What `tools.pcap_diagnose` finds in one lab capture, as one short cell."""
+    from tools.pcap_annotate import annotate_file
+    from tools.pcap_diagnose import diagnose
+
+    try:
+        segments = list(annotate_file(str(path)))
+    except ValueError as error:  # a missing or corrupt capture
+        raise LabResultsError(f"{path}: {error}") from error
+    connections: dict[int, list] = {}
+    for segment in segments:
+        connections.setdefault(segment.connection, []).append(segment)
+    found = []
+    for connection in connections.values():
+        for diagnosis in diagnose(connection):
+            if diagnosis.code not in SHOWN_DIAGNOSES:
+                continue
+            text = diagnosis.code
+            if diagnosis.estimated_shift is not None:
+                text += f", estimated shift {diagnosis.estimated_shift}"
+            if text not in found:
+                found.append(text)
+    return "; ".join(found) or "none"
+
+
+def finding_columns(captures: Path) -> tuple[Column, ...]:
+    return tuple(
+        Column(
+            f"annotator on the {side}'s capture",
+            lambda s, side=side: capture_findings(captures / s["captures"][side]),
+        )
+        for side in ("client", "server")
+    )
+
+
+def table(results: dict, captures: Path | None = None) -> tuple[list[str], list[list[str]]]:
+    """Headings and one row of cells per scenario, as text (the caller escapes for HTML).
+
+    With `captures` (the directory of the results file), two more columns show what the
+    annotator diagnoses in each scenario's client-side and server-side capture.
+    """
+    columns = COLUMNS + (finding_columns(captures) if captures is not None else ())
     return (
-        [column.heading for column in COLUMNS],
-        [[column.cell(scenario) for column in COLUMNS] for scenario in results["scenarios"]],
+        [column.heading for column in columns],
+        [[column.cell(scenario) for column in columns] for scenario in results["scenarios"]],
     )
 
 
@@ -124,9 +169,9 @@ def caption(results: dict) -> str:
     )
 
 
-def format_table(results: dict) -> str:
+def format_table(results: dict, captures: Path | None = None) -> str:
     """The table as aligned plain text, for the terminal."""
-    headings, rows = table(results)
+    headings, rows = table(results, captures)
     widths = [max(len(cell) for cell in column) for column in zip(headings, *rows, strict=True)]
     lines = [caption(results)]
     for cells in (headings, *rows):
@@ -169,5 +214,5 @@ def block_table(post: Path, options: dict[str, str], body: str) -> LabTable:
                 f"scenarios: {missing[0] if missing else '(none)'!r} is not in the results"
             )
         results = {**results, "scenarios": [by_name[name] for name in names]}
-    headings, rows = table(results)
+    headings, rows = table(results, path.parent)
     return LabTable(caption(results), headings, rows, REFRESH_COMMAND)

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         name = signal.Signals(interrupted.signum).name
         print(f"wscale_lab: interrupted by {name}; the lab is torn down", file=sys.stderr)
         return 128 + interrupted.signum
-    print(format_table(results))
+    print(format_table(results, args.out))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
