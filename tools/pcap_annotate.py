@@ -28,7 +28,7 @@ from tools.pcap_annotate_out import (
     write_csv,
     write_text,
 )
-from tools.pcap_read import PcapError, iter_raw
+from tools.pcap_read import CAPTURE_MAGICS, iter_raw
 from tools.pcap_records import AnnotatedSegment, Segment
 from tools.pcap_track import MAX_SHIFT, Tracker
 
@@ -124,9 +124,7 @@ class _Input:
             self.file.close()
 
     def _looks_like_text(self) -> bool:
-        if self.head[:4] in (b"\x0a\x0d\x0d\x0a", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
-            return False
-        if self.head[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        if self.head[:4] in CAPTURE_MAGICS:
             return False
         from tools.pcap_text import looks_like_text
 
@@ -184,18 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             size = stream.size()
             if size and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() and not stream.is_text:
                 records = Progress(records, stream.file, size, sys.stderr)
-            rows = Rows(records, Tracker(args.assume_shift))
             if args.summary:
                 from tools.pcap_summary import write_summary
 
                 write_summary(annotate(records, args.assume_shift), out, as_json=args.json)
             elif args.json:
-                JsonWriter(out).write(rows)
+                JsonWriter(out).write(Rows(records, Tracker(args.assume_shift)))
             elif args.csv:
-                write_csv(rows, out)
+                write_csv(Rows(records, Tracker(args.assume_shift)), out)
             else:
-                write_text(rows, out)
-    except (PcapError, AnnotateError, ValueError) as error:
+                write_text(Rows(records, Tracker(args.assume_shift)), out)
+    except ValueError as error:  # PcapError, AnnotateError, the text reader's TextTraceError
         out.flush()
         print(f"{name}: {error}", file=sys.stderr)
         return 2

@@ -21,6 +21,12 @@ from tools.pcap_records import Segment
 PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+# The first four bytes of a capture file, in either byte order.
+CAPTURE_MAGICS = frozenset(
+    struct.pack(order, magic)
+    for magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAPNG_SHB)
+    for order in ("<I", ">I")
+)
 # pcapng block types (draft-ietf-opsawg-pcapng §4).
 BLOCK_IDB, BLOCK_OPB, BLOCK_SPB, BLOCK_EPB = 1, 2, 3, 6
 IDB_OPT_TSRESOL, IDB_OPT_TSOFFSET = 9, 14
