@@ -39,6 +39,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unverified-value": ("warning", "the value is not confirmed by a cited source"),
     "unverified-place": ("warning", "not confirmed to exist where this shell runs"),
     "unverified-required": ("warning", "an unverified form of the command lacks a flag"),
+    "unquoted-expansion": ("warning", "sh expands $, ` or a glob before the command sees it"),
     "unlisted-flag": ("warning", "a flag outside a command's list, whose flags are all unverified"),
 }
 

@@ -122,6 +122,15 @@ def lint(command_line: str, shell: str | None = None) -> LintResult:
                 "quote the whole argument" + (" or escape it with ^" if shell == "cmd" else ""),
             )
         )
+    for word in parsed.words[index + 1 :]:
+        if word.expands:
+            problems.append(
+                problem(
+                    "unquoted-expansion",
+                    f"sh expands {word.raw} before {name} sees it",
+                    "put the value in single quotes unless the expansion is meant",
+                )
+            )
     ok = not any(item.severity == "error" for item in problems)
     return LintResult(ok, tuple(problems), name, shell)
 

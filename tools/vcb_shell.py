@@ -26,6 +26,7 @@ class Word:
     text: str  # the argument the program receives
     raw: str  # as typed
     quoted: bool  # some part of it was inside quotes
+    expands: bool = False  # sh: holds $, ` or (unquoted) a glob or ~ that sh would expand
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ def split_sh(command_line: str) -> Split:
             index += 1
         if index >= length or line[index] == "#":
             break
-        start, text, quoted = index, [], False
+        start, text, quoted, expands = index, [], False, line[index] == "~"
         while index < length and line[index] not in " \t":
             char = line[index]
             if char == "'":
@@ -157,6 +158,7 @@ def split_sh(command_line: str) -> Split:
             elif char == '"':
                 index += 1
                 while index < length and line[index] != '"':
+                    expands |= line[index] in "$`" and line[index - 1] != "\\"
                     if line[index] == "\\" and line[index + 1 : index + 2] in ('"', "\\", "$", "`"):
                         index += 1
                     text.append(line[index])
@@ -171,6 +173,7 @@ def split_sh(command_line: str) -> Split:
             elif char in SH_OPERATORS:
                 break
             else:
+                expands |= char in "$`*?["
                 text.append(char)
                 index += 1
         if index < length and line[index] in SH_OPERATORS:
@@ -183,9 +186,9 @@ def split_sh(command_line: str) -> Split:
                 continue
             if prefix:  # `name:Tom&Jerry`: the shell cuts the word at the operator
                 glued.append(line[start:].split(" ", 1)[0])
-                words.append(Word("".join(text), prefix, quoted))
+                words.append(Word("".join(text), prefix, quoted, expands))
             break
-        words.append(Word("".join(text), line[start:index], quoted))
+        words.append(Word("".join(text), line[start:index], quoted, expands))
     return Split(tuple(words), tuple(glued))
 
 
