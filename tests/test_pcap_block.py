@@ -58,7 +58,7 @@ def test_capture_beside_the_post():
         "[S]",
         "0",
         "5840",
-        "SYN: never scaled",
+        "SYN, unscaled",
         "5840",
     )
     assert ack[3:8] == ("[.]", "1 / 1", "92", "×64", "5888")  # 92 << 6

@@ -12,7 +12,7 @@ from tools.pcap_annotate import annotate, annotate_file
 from tools.pcap_diagnose import diagnose
 from tools.pcap_records import ACK, SYN, Segment
 from tools.pcap_text import parse_lines
-from tools.pcap_wording import advice_for_shift, rate
+from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
 
 
 def diagnoses(spec: Transfer, tmp_path: Path) -> list:
@@ -158,11 +158,13 @@ def test_rate_wording():
 
 
 def test_workaround_verdicts():
-    zeroed = advice_for_shift("1.2.3.4:42501", 6, 0)
-    assert "does not help against a box that zeroes every shift" in zeroed
-    assert "64 KiB" in zeroed and "window 65535" in zeroed
-    lowered = advice_for_shift("1.2.3.4:42501", 6, 2)
-    assert "helps if the box only lowers shifts above 2" in lowered
+    assert "2^6 times too small" in advice_for_shift("1.2.3.4:42501", 6, 0)
+    off, rmem, route = workarounds_for_shift(0)
+    assert off[0] == "sysctl -w net.ipv4.tcp_window_scaling=0" and "64 KiB" in off[1]
+    assert "helps" in off[1] and "window 65535" in route[0] and "helps" in route[1]
+    # The small triple announces shift 2: a box that zeroes every shift still wins.
+    assert "does not help against a box that zeroes every shift" in rmem[1]
+    assert "helps if the box only lowers shifts above 2" in workarounds_for_shift(2)[1][1]
 
 
 def test_shift_rewritten_to_2_seen_at_the_sender(tmp_path):

@@ -150,7 +150,7 @@ def parse_block(source: str) -> PcapBlock:
 
 def _scale(item: AnnotatedSegment) -> str:
     if item.segment.flags & SYN:
-        return "SYN: never scaled"
+        return "SYN, unscaled"
     return SCALE_WORDS.get(item.scalefactor, f"×{item.scalefactor}")
 
 

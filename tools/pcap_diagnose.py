@@ -33,7 +33,7 @@ from tools.pcap_flight import (
     window_bound,
 )
 from tools.pcap_records import FIN, RST, SYN, AnnotatedSegment
-from tools.pcap_wording import advice_for_shift, rate
+from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
 
 MAX_SHIFT = 14  # RFC 7323 §2.3
 MAX_WINDOW = 65535
@@ -55,6 +55,7 @@ class Diagnosis:
     estimated_shift: int | None = None  # peer-ignores-shift: the shift the capture does not show
     announced_shift: int | None = None  # the receiver's shift (from its SYN, or estimated)
     applied_shift: int | None = None  # the shift the data sender applies (seen or estimated)
+    workarounds: tuple[tuple[str, str], ...] = ()  # (command, what it does and if it helps)
 
 
 def _check_shift_clamped(conn: Connection) -> list[Diagnosis]:
@@ -154,6 +155,7 @@ def _ignored_shift(conn, receiver: Side, sender: Side, sender_dir: str) -> list[
             estimated_shift=applied,
             announced_shift=shift,
             applied_shift=applied,
+            workarounds=workarounds_for_shift(applied),
         )
     ]
 
@@ -186,6 +188,7 @@ def _collapsed_syn(conn, receiver: Side, sender: Side) -> list[Diagnosis]:
             estimated_shift=shift,
             announced_shift=shift,
             applied_shift=shown,
+            workarounds=workarounds_for_shift(shown),
         )
     ]
 

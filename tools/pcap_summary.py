@@ -129,6 +129,8 @@ def text_block(summary: ConnectionSummary) -> str:
         )
         if diagnosis.advice:
             lines.append(f"    what to do: {diagnosis.advice}")
+        for command, effect in diagnosis.workarounds:
+            lines.append(f"      {command}: {effect}")
     return "\n".join(lines) + "\n"
 
 
@@ -162,6 +164,10 @@ def json_object(summary: ConnectionSummary) -> dict:
                 "estimated_shift": diagnosis.estimated_shift,
                 "announced_shift": diagnosis.announced_shift,
                 "applied_shift": diagnosis.applied_shift,
+                "workarounds": [
+                    {"command": command, "effect": effect}
+                    for command, effect in diagnosis.workarounds
+                ],
             }
             for diagnosis in summary.diagnoses
         ],

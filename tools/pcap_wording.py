@@ -78,16 +78,17 @@ def _verdict(workaround: Workaround, applied: int) -> str:
 
 def advice_for_shift(host: str, announced: int, applied: int) -> str:
     """What to do when `host` announced `announced` and its peer applies `applied`."""
-    lines = [
-        f"The peer reads {host}'s windows 2^{announced - applied} times too small. The"
-        f" workarounds, run on {host}:"
-    ]
-    for workaround in WORKAROUNDS:
-        lines.append(
-            f"`{workaround.command}`: {workaround.effect}; {_verdict(workaround, applied)}."
-        )
-    lines.append(
-        "tcp_wmem does not change the shift. The fix is the box: capture the SYN on both"
-        " ends of the path; a different Window Scale value in the two copies proves the rewrite."
+    return (
+        f"The peer reads {host}'s windows 2^{announced - applied} times too small. The fix is"
+        " the box in the path: capture the SYN at both ends; a different Window Scale value"
+        f" in the two copies proves the rewrite. Meanwhile, on {host}, one of the workarounds"
+        " below (tcp_wmem does not change the shift)."
     )
-    return " ".join(lines)
+
+
+def workarounds_for_shift(applied: int) -> tuple[tuple[str, str], ...]:
+    """(command, what it does and whether it helps) for each workaround, given the applied shift."""
+    return tuple(
+        (workaround.command, f"{workaround.effect}; {_verdict(workaround, applied)}.")
+        for workaround in WORKAROUNDS
+    )

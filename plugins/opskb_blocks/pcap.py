@@ -39,6 +39,15 @@ def _diagnoses(result) -> str:
         advice = (
             f'<p class="pcap-advice">{escape(diagnosis.advice)}</p>' if diagnosis.advice else ""
         )
+        if diagnosis.workarounds:
+            advice += (
+                '<ul class="pcap-workarounds">'
+                + "".join(
+                    f"<li><code>{escape(command)}</code>: {escape(effect)}</li>"
+                    for command, effect in diagnosis.workarounds
+                )
+                + "</ul>"
+            )
         items.append(
             f'<li class="pcap-diagnosis" data-severity="{escape(diagnosis.severity)}"'
             f' data-code="{escape(diagnosis.code)}">'
