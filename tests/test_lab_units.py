@@ -318,8 +318,17 @@ def test_table_and_load_results(tmp_path):
                "scenarios": [result("rewrite-to-0", 10, 0, 1234),
                              result("scaling-off", None, None, 5, scaling_off)]}  # fmt: skip
     headings, rows = table(results)
-    assert headings[0] == "scenario" and rows[0][3] == "10 → 0" and rows[1][3] == "none → none"
-    assert rows[1][1] == "tcp_window_scaling=0"
+    cells = [dict(zip(headings, row, strict=True)) for row in rows]
+    assert headings[:5] == [
+        "scenario",
+        "middlebox",
+        "client sysctls",
+        "SYN shift sent → received",
+        "throughput",
+    ]
+    assert cells[0]["SYN shift sent → received"] == "10 → 0"
+    assert cells[1]["SYN shift sent → received"] == "none → none"
+    assert cells[1]["client sysctls"] == "tcp_window_scaling=0"
     text = format_table(results)
     assert text.startswith("Linux 6.1.0 on 2026-01-02") and "1.23 kB/s" in text
     path = tmp_path / "results.json"

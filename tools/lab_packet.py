@@ -40,7 +40,7 @@ class Action:
     def describe(self) -> str:
         if self.kind == "rewrite":
             scope = "every shift" if self.above is None else f"shifts above {self.above}"
-            return f"rewrite {scope} to {self.to}"
+            return f"{scope} → {self.to}"
         return {"pass": "pass", "strip": "strip the option"}[self.kind]
 
 

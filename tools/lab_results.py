@@ -93,19 +93,20 @@ class Column:
     cell: Callable[[dict], str]
 
 
+# What was done, what came of it, then the details behind it.
 COLUMNS: tuple[Column, ...] = (
     Column("scenario", lambda s: s["name"]),
-    Column("client sysctls", sysctl_text),
     Column("middlebox", lambda s: s["middlebox"]),
+    Column("client sysctls", sysctl_text),
     Column(
         "SYN shift sent → received",
         lambda s: f"{shift_text(s['syn_shift_sent'])} → {shift_text(s['syn_shift_received'])}",
     ),
-    Column("SYN-ACK shift", lambda s: shift_text(s["synack_shift_received"])),
-    Column("client raw window", lambda s: str(s["client_first_window"] or "-")),
-    Column("handshake RTT", lambda s: f"{s['handshake_rtt_ms']:.1f} ms"),
-    Column("bytes in", lambda s: f"{s['bytes']:,} in {s['seconds']:.2f} s"),
     Column("throughput", lambda s: rate_text(s["throughput"])),
+    Column("bytes in", lambda s: f"{s['bytes']:,} in {s['seconds']:.2f} s"),
+    Column("client raw window", lambda s: str(s["client_first_window"] or "-")),
+    Column("SYN-ACK shift", lambda s: shift_text(s["synack_shift_received"])),
+    Column("handshake RTT", lambda s: f"{s['handshake_rtt_ms']:.1f} ms"),
 )
 
 
@@ -155,7 +156,8 @@ def table(results: dict, captures: Path | None = None) -> tuple[list[str], list[
     With `captures` (the directory of the results file), two more columns show what the
     annotator diagnoses in each scenario's client-side and server-side capture.
     """
-    columns = COLUMNS + (finding_columns(captures) if captures is not None else ())
+    findings = finding_columns(captures) if captures is not None else ()
+    columns = COLUMNS[:5] + findings + COLUMNS[5:]
     return (
         [column.heading for column in columns],
         [[column.cell(scenario) for column in columns] for scenario in results["scenarios"]],
