@@ -214,6 +214,15 @@ def epb(order: str, interface: int, ticks: int, frame: Frame) -> bytes:
     return _block(order, 6, body + data)
 
 
+def opb(order: str, interface: int, ticks: int, frame: Frame) -> bytes:
+    """An obsolete Packet Block (type 2), still written by old tools."""
+    data, orig_len = frame
+    head = struct.pack(
+        order + "HHIIII", interface, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(data), orig_len
+    )
+    return _block(order, 2, head + data)
+
+
 def spb(order: str, frame: Frame) -> bytes:
     data, orig_len = frame
     return _block(order, 3, struct.pack(order + "I", orig_len) + data)
@@ -244,7 +253,8 @@ def _pcapng_multi() -> bytes:
             out += _block("<", 0x0BAD, struct.pack("<I", 32473) + b"a custom block: a record")
     third = frames(conversation(None, 5, ports=(40003, 25)), "sll")
     for number, frame in enumerate(third):
-        out += epb("<", 2, (T0_NS >> 10) + number, frame)
+        block = opb if number % 2 else epb  # obsolete packet blocks mixed in
+        out += block("<", 2, (T0_NS >> 10) + number, frame)
     fourth = frames(conversation(14, 14, ports=(40004, 22)), "ethernet")
     out += pcapng_section(">", [(ETHERNET, 6)])
     for frame in fourth:

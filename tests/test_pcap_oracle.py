@@ -9,13 +9,14 @@ with tshark's tcp.default_window_scaling preference against our --assume-shift.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, require_path, require_tool
+from conftest import CAPTURES, ROOT, require_path, require_tool
 from pcap_captures import CASES
 from pcap_crafted import Transfer, write
 
@@ -33,6 +34,7 @@ TRANSFERS = {
     "transfer_peer_shift0.pcap": Transfer(applied_shift=0),
     "transfer_no_scaling.pcap": Transfer(client_shift=None),
 }
+BENCH_SAMPLE = "bench_sample.pcap"
 ASSUMED_SHIFT = 5
 WITH_ASSUMED_SHIFT = {
     "missing_halves.pcap",
@@ -41,6 +43,7 @@ WITH_ASSUMED_SHIFT = {
     "pcap_us_le.pcap",
     "ws_examples_anon.pcapng",
     "zeek_missing_syn.pcap",
+    BENCH_SAMPLE,
 }
 FIELDS = (
     "tcp.stream",
@@ -50,7 +53,7 @@ FIELDS = (
     "tcp.window_size_scalefactor",
     "tcp.window_size",
 )
-RUNS = [(name, None) for name in [*CASES, *TRANSFERS, *SHARED_FILES]]
+RUNS = [(name, None) for name in [*CASES, *TRANSFERS, BENCH_SAMPLE, *SHARED_FILES]]
 RUNS += [(name, ASSUMED_SHIFT) for name in sorted(WITH_ASSUMED_SHIFT)]
 
 
@@ -76,6 +79,14 @@ def tshark_rows(tshark: str, path: Path, assume_shift: int | None) -> dict[int, 
     return rows
 
 
+def _bench_module():
+    """bench/pcap.py, whose generated capture (interleaved connections) is checked too."""
+    spec = importlib.util.spec_from_file_location("bench_pcap", ROOT / "bench" / "pcap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def capture_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("pcap-oracle")
@@ -83,6 +94,7 @@ def capture_dir(tmp_path_factory) -> Path:
         (directory / name).write_bytes(build())
     for name, spec in TRANSFERS.items():
         write(spec, directory / name)
+    _bench_module().generate(directory / BENCH_SAMPLE, packets=4000, connections=80)
     return directory
 
 

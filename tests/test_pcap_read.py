@@ -102,6 +102,17 @@ def test_pcapng_interfaces_with_their_own_resolution_and_link_type():
     assert [s.time - start for s in segments] == pytest.approx([0, 2, 4], abs=1e-6)
 
 
+def test_pcapng_time_offset_and_obsolete_packet_blocks():
+    from pcap_captures import _block, _option, opb
+
+    section = pcapng_section("<", [])
+    options = _option("<", 14, struct.pack("<q", 1000)) + _option("<", 0, b"")
+    section += _block("<", 1, struct.pack("<HHI", 1, 0, 0) + options)  # if_tsoffset 1000 s
+    data = section + opb("<", 0, 5_000_000, frames(conversation())[0])
+    (segment,) = read_segments(io.BytesIO(data))
+    assert segment.time == pytest.approx(1005.0) and segment.wscale == 6
+
+
 def test_stream_that_cannot_seek_is_read_to_the_end():
     class Pipe(io.RawIOBase):
         def __init__(self, data):
