@@ -137,8 +137,19 @@ def test_root_and_destructive_marks():
     copy = check_block("sh", "vcbRestore -h vc01 -u root -s /vmimages/vm1 -a /tmp/catalog")
     overwrite = check_block("sh", "vcbRestore -s /vmimages/vm1 -a /tmp/catalog -b overwrite")
     assert restore.destructive and overwrite.destructive and not copy.destructive
+    assert "-b overwrite" in overwrite.harms[0]
+    assert check_block("sh", "rm -rf /vmimages/vm1").destructive
+    assert check_block("sh", "dd if=/dev/zero of=/dev/sdb bs=1M").destructive
+    assert not check_block("sh", "rm /tmp/catalog.orig").destructive
+    assert not check_block("sh", "dd if=/dev/sda bs=512 count=1").destructive  # to stdout
     assert check_block("sh", "tcpdump -ni eth0 port 80").needs_root  # captures
     assert not check_block("sh", "tcpdump -nr trace.pcap port 80").needs_root  # reads a file
+
+
+def test_a_reason_on_a_fully_checked_block_is_a_warning():
+    verdict = check_block("sh", "true", {"unchecked": "old habit"})
+    assert verdict.verdict == "warning"
+    assert "drop the option" in verdict.warnings[0].message
 
 
 def test_unchecked_needs_a_reason():

@@ -148,7 +148,8 @@ def test_badges_warnings_and_marks_on_the_page(tmp_path):
     assert nonsense["attrs"]["data-verdict"] == "warning"
     assert len(nonsense["notes"]) == 1 and "tcp_nonsense" in nonsense["notes"][0]
     assert restore["badge"].startswith("checked: VCB model")
-    assert "data-destructive" in restore["attrs"] and "destructive" in restore["flags"]
+    assert "data-destructive" in restore["attrs"]
+    assert "destructive: restores over the VM" in restore["flags"]
 
 
 def test_hostile_text_is_escaped_in_html_and_copy_text(tmp_path):

@@ -64,6 +64,11 @@ class BlockVerdict:
     unchecked_reason: str = ""
 
     @property
+    def harms(self) -> tuple[str, ...]:
+        """What the block's commands destroy, each said once, in order."""
+        return tuple(dict.fromkeys(f.destructive for f in self.findings if f.destructive))
+
+    @property
     def errors(self) -> tuple[Finding, ...]:
         return tuple(finding for finding in self.findings if finding.verdict == "error")
 
@@ -126,6 +131,10 @@ def check_block(
             for command in commands
             if command.line not in covered
         ]
+    if reason and commands and all(command.line in covered for command in commands):
+        first = commands[0]
+        message = f"marked unchecked ({reason}) but every command is checked: drop the option"
+        findings.append(Finding(first.line, first.text, "none", "warning", message))
     findings.sort(key=lambda finding: finding.line)
     used = tuple(name for name, report in reports if report.findings)
     if not used:
@@ -140,7 +149,7 @@ def check_block(
         checkers=used,
         findings=tuple(findings),
         needs_root=any(f.needs_root for f in findings) or any(map(runs_as_root, commands)),
-        destructive=any(finding.destructive for finding in findings),
+        destructive=any(bool(finding.destructive) for finding in findings),
         badge="checked: " + " · ".join(badges),
         copy=copy,
         unchecked_reason=reason,

@@ -25,7 +25,7 @@ DEFAULT_DIRECTORY = Path(".cache/snippets")
 # The code every checker's verdict also rests on: how lines are split and verdicts combined.
 CORE_SOURCES = ("tools/snippets.py", "tools/snippets_*.py", "tools/checkers/base.py")
 CACHE_FILE = "verdicts.json"
-FORMAT = 2  # bump when the entry layout changes
+FORMAT = 3  # bump when the entry layout changes
 
 # File digests by path, reused while the file's size and mtime stay the same. Bounded by the
 # number of source files, and revalidated on every use, so it never goes stale across builds.

@@ -32,10 +32,6 @@ from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
 DEFAULTS: dict[str, Any] = {"kernel": DEFAULT_KERNEL, "cache": str(DEFAULT_DIRECTORY)}
 # Languages Pygments knows under another name.
 LEXER_NAMES = {"cmd": "batch", "sysctl": "ini", "shell-session": "console"}
-FLAGS = {
-    "needs_root": ("data-needs-root", "needs root"),
-    "destructive": ("data-destructive", "destructive: overwrites data"),
-}
 
 
 def settings_of(settings: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +87,14 @@ def verdict_cache(directory: str) -> VerdictCache:
     return _build_cache[directory]
 
 
+def flags_of(verdict) -> list[tuple[str, str]]:
+    """The marks a block carries: (data attribute, visible label)."""
+    flags = [("data-needs-root", "needs root")] if verdict.needs_root else []
+    if verdict.destructive:
+        flags.append(("data-destructive", "destructive: " + "; ".join(verdict.harms)))
+    return flags
+
+
 def render(block, context) -> str:
     options = settings_of(context.settings)
     cache = verdict_cache(options["cache"])
@@ -99,7 +103,7 @@ def render(block, context) -> str:
     )
     require_publishable(verdict)
     context.records.append(block_record(str(block.path), block.line, verdict))
-    flags = [FLAGS[name] for name in FLAGS if getattr(verdict, name)]
+    flags = flags_of(verdict)
     attributes = "".join(f" {attribute}" for attribute, _ in flags)
     notes = "".join(
         f'<p class="snippet-note">warning: {escape(finding.command)}: '

@@ -31,7 +31,7 @@ class Finding:
     verdict: str  # "ok" | "warning" | "error"
     message: str
     needs_root: bool = False
-    destructive: bool = False
+    destructive: str = ""  # what the command destroys; empty when nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,55 @@
-"""POSIX shell snippets parse: the command lines a reader pastes, read by `bash -n`."""
+"""POSIX shell snippets parse: the command lines a reader pastes, read by `bash -n`.
+
+The same pass marks the commands that destroy data whatever the system (`rm -r`, `dd of=`,
+`mkfs`), so the page can say so next to the copy button.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
+
+from tools.snippets_lines import simple_commands
 
 from .base import Finding, Report, Snippet
 
 NAME = "sh syntax"
 BASH_ERROR = re.compile(r"^[^:\n]*: line (?P<line>\d+): (?P<message>.*)$", re.M)
+
+
+def _has_option(*letters: str) -> Callable[[list[str]], bool]:
+    """Whether any short option cluster (`-rf`) or long option names one of the letters."""
+    names = {f"--{word}" for word in ("recursive", "force")}
+
+    def test(argv: list[str]) -> bool:
+        return any(
+            word in names or (re.fullmatch(r"-[A-Za-z]+", word) and set(word[1:]) & set(letters))
+            for word in argv[1:]
+        )
+
+    return test
+
+
+# Program -> (does this invocation destroy data?, what it destroys).
+DESTRUCTIVE: dict[str, tuple[Callable[[list[str]], bool], str]] = {
+    "rm": (_has_option("r", "R", "f"), "removes files recursively or without asking"),
+    "dd": (lambda argv: any(word.startswith("of=") for word in argv[1:]), "overwrites its output"),
+    "shred": (lambda argv: True, "overwrites files"),
+    "wipefs": (lambda argv: True, "erases file system signatures"),
+    "mkfs": (lambda argv: True, "creates a file system over what the device held"),
+}
+
+
+def destroys(text: str) -> str:
+    """What a command line destroys ("" when nothing)."""
+    for argv in simple_commands(text):
+        program = argv[0].rsplit("/", 1)[-1]
+        rule = DESTRUCTIVE.get(program.split(".", 1)[0])  # mkfs.ext4 is mkfs
+        if rule and rule[0](argv):
+            return rule[1]
+    return ""
 
 
 def check(snippet: Snippet) -> Report:
@@ -41,7 +81,11 @@ def check(snippet: Snippet) -> Report:
         span = range(command.line, command.line + len(command.display_lines))
         problem = next((errors[line] for line in span if line in errors), None)
         if problem is None:
-            findings.append(Finding(command.line, command.text, NAME, "ok", "parses (bash -n)"))
+            harm = destroys(command.text)
+            message = "parses (bash -n)" + (f"; destructive: {harm}" if harm else "")
+            findings.append(
+                Finding(command.line, command.text, NAME, "ok", message, destructive=harm)
+            )
         else:
             findings.append(
                 Finding(command.line, command.text, NAME, "error", f"bash -n: {problem}")

@@ -18,17 +18,17 @@ def _vcb():
     return tools.vcb
 
 
-def destructive(text: str) -> bool:
-    """vcbRestore replaces the VM it restores unless it restores a copy (`-a CATALOG`)."""
+def destructive(text: str) -> str:
+    """What a vcbRestore line overwrites: the VM it restores, unless it restores a copy."""
     for argv in simple_commands(text.replace("\\", "/")):
         program = argv[0].rsplit("/", 1)[-1].lower().removesuffix(".exe")
         if program != "vcbrestore":
             continue
         if "-b" in argv and argv[argv.index("-b") + 1 : argv.index("-b") + 2] == ["overwrite"]:
-            return True
+            return "-b overwrite replaces the existing VM"
         if "-a" not in argv:
-            return True
-    return False
+            return "restores over the VM it was backed up from (no -a catalog: not a copy)"
+    return ""
 
 
 def check(snippet: Snippet) -> Report:
