@@ -145,55 +145,73 @@ def finish(process: subprocess.Popen, seconds: float, what: str) -> list[dict]:
     return [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
 
 
-def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dict:
-    """Run one scenario end to end in fresh namespaces and return its result record."""
-    topology = lab.topology
-    lab_netns.build(topology)
-    client_ns = topology.namespace("client")
-    for key, value in scenario.sysctls:
+def apply_sysctls(lab: Lab, sysctls: tuple[tuple[str, str], ...]) -> None:
+    client = lab.topology.namespace("client")
+    for key, value in sysctls:
         lab_netns.run_command(
-            lab_netns.in_namespace(client_ns, "sysctl", "-q", "-w", f"{key}={value}")
+            lab_netns.in_namespace(client, "sysctl", "-q", "-w", f"{key}={value}")
         )
-    client_sysctls, server_sysctls = read_sysctls(lab, "client"), read_sysctls(lab, "server")
 
-    action = scenario.action
-    middlebox_args = [
+
+def start_middlebox(lab: Lab, scenario: Scenario, limits: Limits) -> subprocess.Popen:
+    topology, action = lab.topology, scenario.action
+    arguments = [
         "--client-if", topology.mbox_client_if, "--server-if", topology.mbox_server_if,
         "--action", action.kind, "--to", action.to, "--rtt-ms", limits.rtt_ms,
         "--seconds", limits.seconds + 60, "--tag", topology.prefix,
     ]  # fmt: skip
     if action.above is not None:
-        middlebox_args += ["--above", action.above]
-    middlebox = lab.spawn("mbox", python_tool("tools.lab_middlebox", *middlebox_args))
+        arguments += ["--above", action.above]
+    middlebox = lab.spawn("mbox", python_tool("tools.lab_middlebox", *arguments))
     read_line(middlebox, middlebox.stdout, READY_SECONDS, "the middlebox")
+    return middlebox
 
-    captures = {role: out / f"{scenario.name}-{role}.pcap" for role in ("client", "server")}
-    tcpdumps = [
-        start_capture(lab, "client", topology.client_if, captures["client"]),
-        start_capture(lab, "server", topology.server_if, captures["server"]),
-    ]
-    common = ["--address", topology.server_address, "--port", PORT, "--size", limits.size]
+
+def transfer(lab: Lab, limits: Limits) -> dict:
+    """Serve from the server namespace, fetch from the client's; the client's JSON record."""
+    topology = lab.topology
+    common = ["--address", topology.server_address, "--port", PORT, "--size", limits.size,
+              "--tag", topology.prefix]  # fmt: skip
     server = lab.spawn(
         "server",
-        python_tool("tools.lab_transfer", "serve", *common, "--seconds", limits.seconds + 20,
-                    "--tag", topology.prefix),
-    )  # fmt: skip
+        python_tool("tools.lab_transfer", "serve", *common, "--seconds", limits.seconds + 20),
+    )
     read_line(server, server.stdout, READY_SECONDS, "the transfer server")
     client = lab.spawn(
-        "client",
-        python_tool("tools.lab_transfer", "fetch", *common, "--seconds", limits.seconds,
-                    "--tag", topology.prefix),
-    )  # fmt: skip
+        "client", python_tool("tools.lab_transfer", "fetch", *common, "--seconds", limits.seconds)
+    )
     (fetched,) = finish(client, limits.seconds + 30, "the transfer client")
     try:
         finish(server, 5.0 + limits.rtt_ms / 100, "the transfer server")
     except LabRunError as error:  # a server still blocked in send() after the client left
         logger.debug("%s", error)
-    time.sleep(min(2.0, 0.2 + 2 * limits.rtt_ms / 1000))  # let the last segments reach the taps
-    capture_drops = {}
-    for role, tcpdump in zip(captures, tcpdumps, strict=True):
+    return fetched
+
+
+def stop_captures(tcpdumps: dict[str, subprocess.Popen]) -> dict[str, int | None]:
+    """Stop each tcpdump as Ctrl-C would; return the drops it reports, per side."""
+    drops = {}
+    for role, tcpdump in tcpdumps.items():
         lab_netns.stop_process(tcpdump, signum=signal.SIGINT)
-        capture_drops[role] = kernel_drops(tcpdump.stderr.read().decode(errors="replace"))
+        drops[role] = kernel_drops(tcpdump.stderr.read().decode(errors="replace"))
+    return drops
+
+
+def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dict:
+    """Run one scenario end to end in fresh namespaces and return its result record."""
+    topology = lab.topology
+    lab_netns.build(topology)
+    apply_sysctls(lab, scenario.sysctls)
+    client_sysctls, server_sysctls = read_sysctls(lab, "client"), read_sysctls(lab, "server")
+    middlebox = start_middlebox(lab, scenario, limits)
+    captures = {role: out / f"{scenario.name}-{role}.pcap" for role in ("client", "server")}
+    interfaces = {"client": topology.client_if, "server": topology.server_if}
+    tcpdumps = {
+        role: start_capture(lab, role, interfaces[role], captures[role]) for role in captures
+    }
+    fetched = transfer(lab, limits)
+    time.sleep(min(2.0, 0.2 + 2 * limits.rtt_ms / 1000))  # let the last segments reach the taps
+    capture_drops = stop_captures(tcpdumps)
     lab_netns.stop_process(middlebox)
     events = finish(middlebox, 5.0, "the middlebox")
     lab.teardown()
@@ -203,7 +221,7 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
     return {
         "name": scenario.name,
         "summary": scenario.summary,
-        "middlebox": action.describe(),
+        "middlebox": scenario.action.describe(),
         "client_sysctls": client_sysctls,
         "server_sysctls": server_sysctls,
         "syn_shift_sent": client_view.syn_shift,
