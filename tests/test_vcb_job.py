@@ -306,11 +306,26 @@ def test_batch_hands_vcbmounter_each_hostile_name_as_one_argument(name):
 
 def test_batch_file_has_crlf_and_its_code_page():
     text = render_batch(job_vms((("Zürich", "name:Zürich"),)), JobSettings(r"E:\VCB"), "cp850")
-    data = batch_bytes(text, "cp850")
+    data = batch_bytes(text)
     assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
     assert "chcp 850 >nul" in text and "Zürich".encode("cp850") in data
     with pytest.raises(VcbError, match="cannot be written in cp850"):
         render_batch(job_vms((("Ωmega", "name:Ωmega"),)), JobSettings(r"E:\VCB"), "cp850")
+
+
+@pytest.mark.parametrize(
+    ("name", "chcp", "encoding"),
+    [
+        ("web01", None, "ascii"),
+        ("Zürich", "chcp 850 >nul", "cp850"),
+        ("Ωmega", "chcp 65001 >nul", "utf-8"),
+    ],
+)
+def test_batch_code_page_is_chosen_by_the_names(name, chcp, encoding):
+    text = render_batch(job_vms(((name, f"name:{name}"),)), JobSettings(r"E:\VCB"))
+    chcp_lines = [line for line in text.splitlines() if line.startswith("chcp")]
+    assert chcp_lines == ([chcp] if chcp else [])
+    assert name.encode(encoding) in batch_bytes(text)
 
 
 @pytest.mark.parametrize("root", ["VCB", "E:VCB", "/vmimages"])

@@ -23,7 +23,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from . import vcb_model as model
-from .vcb_batch import batch_bytes, render_batch
+from .vcb_batch import batch_bytes, encoding_of, render_batch
 from .vcb_build import PARAMS, build, parameter_names
 from .vcb_catalog import edit_catalog, read_catalog, write_catalog
 from .vcb_freeze import GUESTS, freeze_scripts
@@ -161,7 +161,7 @@ def _run_job(args: argparse.Namespace) -> int:
         if not args.proxy_root:
             raise VcbError("the batch file needs --proxy-root (e.g. E:\\VCB)")
         text = render_batch(vms, replace(settings, dest_root=args.proxy_root), args.batch_encoding)
-        outputs["vcb-job.bat"] = batch_bytes(text, args.batch_encoding)
+        outputs["vcb-job.bat"] = batch_bytes(text)
     if args.format in ("sh", "both"):
         if not args.console_root:
             raise VcbError("the sh script needs --console-root (e.g. /vmimages)")
@@ -173,7 +173,7 @@ def _run_job(args: argparse.Namespace) -> int:
             {
                 "ok": True,
                 "scripts": {
-                    name: data.decode(args.batch_encoding)
+                    name: data.decode(encoding_of(data.decode("latin-1")))
                     if name.endswith(".bat")
                     else data.decode()
                     for name, data in sorted(outputs.items())
@@ -298,7 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--type", choices=("fullvm", "file"), default="fullvm")
     job.add_argument("--mode", choices=model.FLAGS["vcbMounter"]["-m"].choice_values)
     job.add_argument("--no-unmount", action="store_true", help="leave the backups mounted")
-    job.add_argument("--batch-encoding", choices=tuple(BATCH_CODEPAGES), default="utf-8")
+    job.add_argument(
+        "--batch-encoding",
+        choices=("auto", *BATCH_CODEPAGES),
+        default="auto",
+        help="auto: ASCII, else code page 850, else UTF-8 (see the batch file's chcp)",
+    )
     job.add_argument("--json", action="store_true")
     job.set_defaults(run=_run_job)
 

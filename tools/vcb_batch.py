@@ -22,6 +22,7 @@ from .vcb_job import (
 )
 from .vcb_model import VcbError
 
+CHCP = re.compile(r"^chcp (\d+) >nul$", re.MULTILINE)
 WINDOWS_ROOT = re.compile(r"[A-Za-z]:\\|\\\\[^\\]")
 BATCH_FORBIDDEN = {'"': "a double quote", "\r": "a line break", "\n": "a line break"}
 
@@ -53,8 +54,7 @@ rem Exit status: 0 when every VM was backed up, 1 when any failed. A failure nev
 rem the other VMs. Login comes from config\config.js: no password here.
 rem vcbMounter -U (the unmount) is not confirmed by a cited source: check vcbMounter -h.
 setlocal EnableExtensions DisableDelayedExpansion
-chcp {codepage} >nul
-set "VCB_BIN=vcbMounter.exe"
+{chcp}set "VCB_BIN=vcbMounter.exe"
 if defined VCBMOUNTER set "VCB_BIN=%VCBMOUNTER%"
 {log_set}
 if defined VCB_JOB_LOG set "VCB_LOG=%VCB_JOB_LOG%"
@@ -156,10 +156,34 @@ def _batch_login(settings: JobSettings) -> str:
     return words
 
 
-def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = "utf-8") -> str:
+def pick_encoding(text: str, requested: str = "auto") -> str:
+    """The batch file's encoding: plain ASCII when it is, else cp850, else UTF-8.
+
+    cmd.exe reads a batch file in the console's code page, which the file sets with chcp.
+    ASCII needs none; code page 850 covers Western European names on every Windows; 65001
+    (UTF-8) covers all names, but older cmd.exe (XP/2003) may stop reading a batch file
+    under it, so it is the last resort.
+    """
+    if requested != "auto":
+        if requested not in BATCH_CODEPAGES:
+            choices = ", ".join(("auto", *BATCH_CODEPAGES))
+            raise VcbError(f"batch encoding {requested!r}: expected {choices}")
+        return requested
+    if text.isascii():
+        return "ascii"
+    try:
+        text.encode("cp850")
+    except UnicodeEncodeError:
+        return "utf-8"
+    return "cp850"
+
+
+def chcp_line(encoding: str) -> str:
+    return "" if encoding == "ascii" else f"chcp {BATCH_CODEPAGES[encoding]} >nul\n"
+
+
+def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = "auto") -> str:
     """The batch file's text (CRLF line ends and the encoding are applied when written)."""
-    if encoding not in BATCH_CODEPAGES:
-        raise VcbError(f"batch encoding {encoding!r}: expected {', '.join(BATCH_CODEPAGES)}")
     check_root(settings.dest_root)
     if not WINDOWS_ROOT.match(settings.dest_root):
         raise VcbError(
@@ -172,7 +196,7 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
     head = BATCH_HEAD.format(
         # No VM data in rem lines: cmd.exe expands % there too.
         what="the VMs vcbVmName lists when it runs (VCB_SELECT)" if settings.select else what,
-        codepage=BATCH_CODEPAGES[encoding],
+        chcp="{chcp}",
         log_set=batch_set("VCB_LOG", f"{root.rstrip(chr(92))}\\vcb-job.log", "log path"),
     )
     body = "".join(
@@ -196,6 +220,8 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
         dest = batch_value(root.rstrip("\\"), "destination root") + "\\%VCB_MOREF%"
         tail += BATCH_FROM_LIST.format(dest_set=f'set "VCB_DEST={dest}"')
     text = head + body + tail
+    encoding = pick_encoding(text, encoding)
+    text = text.replace("{chcp}", chcp_line(encoding), 1)
     try:
         text.encode(encoding)
     except UnicodeEncodeError as error:
@@ -206,6 +232,19 @@ def render_batch(vms: tuple[JobVm, ...], settings: JobSettings, encoding: str = 
     return text
 
 
-def batch_bytes(text: str, encoding: str = "utf-8") -> bytes:
-    """CRLF line ends, as cmd.exe expects (labels after LF-only lines can be missed)."""
-    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode(encoding)
+def encoding_of(text: str) -> str:
+    """The encoding a batch text's own chcp line names (ASCII without one)."""
+    match = CHCP.search(text)
+    if match is None:
+        return "ascii"
+    return next(name for name, page in BATCH_CODEPAGES.items() if page == int(match[1]))
+
+
+def batch_bytes(text: str) -> bytes:
+    """The bytes to write: CRLF line ends, as cmd.exe expects, in the file's own code page."""
+    try:
+        return text.replace("\r\n", "\n").replace("\n", "\r\n").encode(encoding_of(text))
+    except UnicodeEncodeError as error:
+        raise VcbError(
+            f"{text[error.start : error.end]!r} cannot be written without a chcp line for it"
+        ) from error

@@ -16,7 +16,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .vcb_batch import batch_set
+from .vcb_batch import batch_set, chcp_line, pick_encoding
 from .vcb_model import VcbError
 from .vcb_shell import quote_sh
 
@@ -81,7 +81,7 @@ WINDOWS_PRE = """@echo off
 rem C:\\Windows\\pre-freeze-script.bat: VMware Tools runs it just before the snapshot.
 {rem_semantics}
 setlocal EnableExtensions DisableDelayedExpansion
-{service_set}
+{chcp}{service_set}
 net stop "%SERVICE%"
 if errorlevel 1 exit /b 1
 exit /b 0
@@ -90,7 +90,7 @@ WINDOWS_POST = """@echo off
 rem C:\\Windows\\post-thaw-script.bat: VMware Tools runs it just after the snapshot.
 {rem_semantics}
 setlocal EnableExtensions DisableDelayedExpansion
-{service_set}
+{chcp}{service_set}
 net start "%SERVICE%"
 """
 WINDOWS_VSS = """@echo off
@@ -99,7 +99,7 @@ rem order with the argument freeze before the snapshot, then in reverse order wi
 rem (or freezeFail when the freeze failed).
 {rem_semantics}
 setlocal EnableExtensions DisableDelayedExpansion
-{service_set}
+{chcp}{service_set}
 if /i "%~1"=="freeze" goto freeze
 if /i "%~1"=="thaw" goto thaw
 if /i "%~1"=="freezeFail" goto thaw
@@ -134,8 +134,9 @@ def freeze_scripts(guest: str, service: str, order: int = 50) -> tuple[GuestScri
             GuestScript("/usr/sbin/post-thaw-script", LINUX_POST.format(**values), "sh"),
         )
     service_set = batch_set("SERVICE", service, "service name")
+    chcp = chcp_line(pick_encoding(service))
     if guest == "windows-legacy":
-        values = {"service_set": service_set, **semantics}
+        values = {"service_set": service_set, "chcp": chcp, **semantics}
         return (
             GuestScript("C:\\Windows\\pre-freeze-script.bat", WINDOWS_PRE.format(**values), "cmd"),
             GuestScript("C:\\Windows\\post-thaw-script.bat", WINDOWS_POST.format(**values), "cmd"),
@@ -143,5 +144,5 @@ def freeze_scripts(guest: str, service: str, order: int = 50) -> tuple[GuestScri
     if not 0 <= order <= 99:
         raise VcbError(f"order {order}: expected 0 to 99 (the script's place in the folder)")
     file = f"{order:02d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', service)}.bat"
-    text = WINDOWS_VSS.format(file=file, service_set=service_set, **semantics)
+    text = WINDOWS_VSS.format(file=file, service_set=service_set, chcp=chcp, **semantics)
     return (GuestScript(f"{VSS_DIR}\\{file}", text, "cmd"),)
