@@ -73,6 +73,8 @@ def test_results_name_the_kernel_the_date_and_the_captures(short_lab):
     for scenario in run["scenarios"]:
         for capture in scenario["captures"].values():
             assert (out / capture).stat().st_size > 24
+        # The middlebox holds each frame half a round trip each way, never less.
+        assert RTT_MS <= scenario["handshake_rtt_ms"] < 3 * RTT_MS, scenario["name"]
         # The diagnosis below needs every packet: tcpdump reports none lost on either side.
         assert scenario["capture_dropped"] == {"client": 0, "server": 0}, scenario["name"]
     assert (
