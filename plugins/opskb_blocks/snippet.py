@@ -9,6 +9,7 @@ the copy button copies; this module places them, escaped, in the HTML contract
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
 
 # Settings of this renderer: OPSKB_SNIPPETS = {"kernel": …, "cache": …} in pelicanconf.py.
 DEFAULTS: dict[str, Any] = {"kernel": DEFAULT_KERNEL, "cache": str(DEFAULT_DIRECTORY)}
+TRACE_SESSION = re.compile(r"^\S*[#$] (?:sudo )?tcpdump ", re.M)  # a prompt running tcpdump
 # Languages Pygments knows under another name.
 LEXER_NAMES = {"cmd": "batch", "sysctl": "ini", "shell-session": "console"}
 
@@ -45,10 +47,13 @@ def settings_of(settings: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS, **given}
 
 
-def lexer_for(language: str):
-    if language in ("tcpdump", "console-with-trace"):
-        from tools.tcpdump_lexer import lexer_by_name
+def lexer_for(language: str, source: str = ""):
+    """Pygments' lexer for a block; tcpdump's output gets opskb's own lexers."""
+    from tools.tcpdump_lexer import LEXERS, lexer_by_name
 
+    if language == "console" and TRACE_SESSION.search(source):
+        language = "console-with-trace"  # the session's output is a tcpdump trace
+    if language in LEXERS:
         return lexer_by_name(language)
     try:
         return get_lexer_by_name(LEXER_NAMES.get(language, language)) if language else TextLexer()
@@ -60,7 +65,7 @@ FORMATTER = HtmlFormatter(cssclass="highlight")  # stateless between calls; buil
 
 
 def highlighted(language: str, source: str) -> str:
-    return highlight(source, lexer_for(language), FORMATTER)
+    return highlight(source, lexer_for(language, source), FORMATTER)
 
 
 # The verdict cache of the build under way: one per build, so each checker's code is hashed
