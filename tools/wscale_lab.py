@@ -175,10 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--scenarios", help="comma-separated names; `default` is the default set (the default)"
     )
-    run.add_argument("--out", type=Path, default=Path(".cache/lab"), help="directory for results")
-    run.add_argument("--size", type=int, default=20 << 20, help="bytes per transfer (cap)")
-    run.add_argument("--seconds", type=float, default=10.0, help="seconds per transfer (cap)")
-    run.add_argument("--rtt", type=float, default=50.0, help="round-trip delay in ms")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".cache/lab"),
+        help="directory for results.json and the captures (.cache/lab)",
+    )
+    run.add_argument(
+        "--size", type=int, default=20 << 20, help="bytes per transfer at most (20 MiB)"
+    )
+    run.add_argument(
+        "--seconds", type=float, default=10.0, help="seconds per transfer at most (10)"
+    )
+    run.add_argument(
+        "--rtt", type=float, default=50.0, help="round trip the middlebox adds, in ms (50)"
+    )
     run.add_argument(
         "--sysctl",
         action="append",
