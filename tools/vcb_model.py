@@ -395,9 +395,9 @@ EXPORT_FILES = (
     ("catalog", "where the VM came from; what vcbRestore reads"),
     ("{vm}.nvram", "the VM's BIOS settings"),
     ("{vm}.vmx", "the VM's configuration"),
-    ("scsi0-0-0-{vm}-s001.vmdk", "disk extents (2 GB each)"),
+    ("scsi0-0-0-{vm}-s001.vmdk", "disk extents"),
     ("scsi0-0-0-{vm}.vmdk", "the disk descriptor: what mountvm mounts"),
-    ("unmount.dat", "what the unmount needs"),
+    ("unmount.dat", "read by the unmount, going by its name"),
     ("vmware.log", "the VM's logs, vmware-1.log ... the older ones"),
 )
 
