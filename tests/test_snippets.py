@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -220,6 +221,14 @@ def test_cli_reports_file_and_line_and_exits_1(tmp_path, capsys):
     assert "good.md" not in captured.err
 
 
+def test_cli_reads_a_post_from_stdin(monkeypatch, capsys):
+    require_tool("bash")
+    post = "Title: x\n\n```console\n$ echo fine\nfine\n$ echo broken )\n```\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(post))
+    assert snippets.main(["check", "--no-cache", "-"]) == 1
+    assert "-:6: console block: `echo broken )`: sh syntax: bash -n:" in capsys.readouterr().err
+
+
 def test_cli_json_and_unusable_input(tmp_path, capsys):
     write_post(tmp_path, "post.md", '```text unchecked="output"\nx\n```')
     assert snippets.main(["check", "--json", "--no-cache", str(tmp_path)]) == 0
@@ -243,4 +252,4 @@ def test_cli_smoke_on_the_real_posts():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "0 errors" in done.stdout
+    assert ", 0 errors" in done.stdout

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.checkers import CHECKERS, Finding, Snippet, worst
-from tools.fences import FenceError, read_fences
+from tools.fences import Fence, FenceError, document_lines, find_fences
 from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
 from tools.snippets_lines import (
     CommandLine,
@@ -156,15 +156,23 @@ def check_block(
     )
 
 
-def require_publishable(verdict: BlockVerdict) -> None:
-    """Raise SnippetError at the first error, or for an unchecked block that does not say why."""
-    if verdict.errors:
-        first = verdict.errors[0]
-        raise SnippetError(f"`{first.command}`: {first.checker}: {first.message}", first.line)
+def publication_errors(verdict: BlockVerdict) -> list[SnippetError]:
+    """Why a block may not be published: each error finding, or an unexplained unchecked."""
+    errors = [
+        SnippetError(f"`{finding.command}`: {finding.checker}: {finding.message}", finding.line)
+        for finding in verdict.errors
+    ]
     if verdict.verdict == "unchecked" and not verdict.unchecked_reason:
-        raise SnippetError(
-            f'{verdict.badge.removeprefix("unchecked: ")}; say why with unchecked="reason"'
-        )
+        why = verdict.badge.removeprefix("unchecked: ")
+        errors.append(SnippetError(f'{why}; say why with unchecked="reason"'))
+    return errors
+
+
+def require_publishable(verdict: BlockVerdict) -> None:
+    """Raise the first reason the block may not be published, if any."""
+    errors = publication_errors(verdict)
+    if errors:
+        raise errors[0]
 
 
 def block_record(post: str, line: int, verdict: BlockVerdict) -> dict:
@@ -181,46 +189,53 @@ def block_record(post: str, line: int, verdict: BlockVerdict) -> dict:
     }
 
 
+STDIN = Path("-")
+
+
 def markdown_files(paths: list[Path]) -> list[Path]:
-    """The Markdown files named or found below the given paths, sorted."""
+    """The Markdown files named or found below the given paths, sorted; `-` is stdin."""
     files = []
     for path in paths:
-        if path.is_dir():
-            files += sorted(path.rglob("*.md"))
-        elif path.is_file():
+        if path == STDIN or path.is_file():
             files.append(path)
+        elif path.is_dir():
+            files += sorted(path.rglob("*.md"))
         else:
             raise SnippetError(f"{path}: no such file or directory")
     return files
+
+
+def read_post(path: Path) -> list[Fence]:
+    """The fenced blocks of a post file, or of stdin for `-`."""
+    try:
+        text = sys.stdin.read() if path == STDIN else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SnippetError(f"{path}: cannot read: {error}") from error
+    return find_fences(document_lines(text))
 
 
 def check_post(path: Path, kernel: str, cache: VerdictCache | None) -> tuple[list[str], list[dict]]:
     """Error lines (as the build prints them) and report rows for every code block of a post."""
     errors, rows = [], []
     try:
-        fences = read_fences(path)
-    except (OSError, UnicodeDecodeError) as error:
-        raise SnippetError(f"{path}: cannot read: {error}") from error
+        fences = read_post(path)
     except FenceError as error:
         return [f"{path}:{error.line}: {error}"], []
     for fence in fences:
         if fence.language in TOOL_BLOCKS:
             continue
-        where = f"{fence.language or 'code'} block"
+        where = f"{path}:{{line}}: {fence.language or 'code'} block: {{error}}"
         try:
             verdict = check_block(
                 fence.language, fence.source, fence.options, kernel=kernel, cache=cache
             )
-            require_publishable(verdict)
-        except SnippetError as error:
-            errors.append(f"{path}:{fence.line + error.line}: {where}: {error}")
-            errors += [
-                f"{path}:{fence.line + finding.line}: {where}: `{finding.command}`: "
-                f"{finding.checker}: {finding.message}"
-                for finding in (verdict.errors[1:] if error.line else ())
-            ]
-            if not error.line:
-                continue
+        except SnippetError as error:  # the fence's options are wrong
+            errors.append(where.format(line=fence.line + error.line, error=error))
+            continue
+        errors += [
+            where.format(line=fence.line + error.line, error=error)
+            for error in publication_errors(verdict)
+        ]
         rows.append(
             {
                 **block_record(str(path), fence.line, verdict),
@@ -237,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="check every code block of the posts given")
-    check.add_argument("paths", nargs="+", type=Path, help="Markdown files or directories")
+    check.add_argument(
+        "paths", nargs="+", type=Path, help="Markdown files or directories; - reads stdin"
+    )
     check.add_argument("--kernel", default=DEFAULT_KERNEL, help="Linux version for sysctl lines")
     check.add_argument("--json", action="store_true", help="print every block's verdict as JSON")
     check.add_argument("--cache", type=Path, default=DEFAULT_DIRECTORY, help="verdict cache")
@@ -269,12 +286,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"{row['post']}:{row['line'] + finding['line']}: warning: "
                         f"`{finding['command']}`: {finding['message']}"
                     )
-        counts = {
-            v: sum(row["verdict"] == v for row in rows) for v in ("ok", "warning", "unchecked")
-        }
+        verdicts = [row["verdict"] for row in rows]
         print(
-            f"{len(rows) + len(errors)} blocks: {counts['ok']} ok, {counts['warning']} with "
-            f"warnings, {counts['unchecked']} unchecked (with reasons), {len(errors)} errors"
+            f"{len(rows)} code blocks: {verdicts.count('ok')} ok, {verdicts.count('warning')} "
+            f"with warnings, {verdicts.count('unchecked')} unchecked, "
+            f"{len(errors)} errors"
         )
     for line in errors:
         print(line, file=sys.stderr)
