@@ -10,7 +10,7 @@ from test_pcap_text import SOURCE_TRACE
 
 from tools.pcap_annotate import annotate, annotate_file
 from tools.pcap_diagnose import diagnose
-from tools.pcap_records import ACK, SYN, Segment
+from tools.pcap_records import ACK, PSH, SYN, Segment
 from tools.pcap_text import parse_lines
 from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
 
@@ -173,3 +173,27 @@ def test_shift_rewritten_to_2_seen_at_the_sender(tmp_path):
     (found,) = diagnoses(spec, tmp_path)
     assert (found.code, found.estimated_shift, found.applied_shift) == ("peer-ignores-shift", 6, 2)
     assert "reads 368 bytes where 1.2.3.4:42501 means 5888" in found.message  # 92<<2, 92<<6
+
+
+@pytest.mark.parametrize("response", [900, 1448, 2000])
+def test_request_response_below_the_window_is_no_fault(response):
+    """Responses just under raw << k come after the client's requests, not a window advance."""
+    segments = [
+        _segment(1, 0.0, A, B, SYN, 0, 0, 64240, wscale=10),
+        _segment(2, 0.05, B, A, SYN | ACK, 0, 1, 65160, wscale=7),
+        _segment(3, 0.05, A, B, ACK, 1, 1, 63),  # 63 << 10: a window of 64512
+    ]
+    client_seq = server_seq = 1
+    time = 0.05
+    for _ in range(10):
+        frame = len(segments)
+        segments.append(_segment(frame + 1, time, A, B, ACK | PSH, client_seq, server_seq, 63, 100))
+        client_seq += 100
+        time += 0.05
+        segments.append(
+            _segment(frame + 2, time, B, A, ACK | PSH, server_seq, client_seq, 510, response)
+        )
+        server_seq += response
+        segments.append(_segment(frame + 3, time, A, B, ACK, client_seq, server_seq, 63))
+        time += 0.2  # the client thinks before its next request
+    assert diagnose(list(annotate(segments))) == []

@@ -20,6 +20,7 @@ SEQ_MOD = 1 << 32
 MIN_EDGES = 3  # window edges the sender must reach before a window limit is claimed
 MIN_EDGE_SHARE = 0.6  # share of the edges offered while sending that the sender reached
 LAG_SHARE = 0.75  # of the handshake round trip: how old an ack must be, seen beside the receiver
+RELEASE_SHARE = 0.5  # of the round trip: how soon after a window advance a bound sender sends
 
 
 @dataclass(slots=True)
@@ -111,12 +112,17 @@ def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
 
 def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
     lag = LAG_SHARE * conn.rtt if conn.rtt and conn.near not in (None, sender) else 0.0
+    slack = RELEASE_SHARE * conn.rtt if conn.rtt else None
     found = Edges(shifts)
     pending: deque = deque()  # (time, ack, raw window) not yet visible to the sender
+    raised_at: list = [None] * (shifts + 1)  # per k: capture time of the ack that raised the edge
+    waiting: list = [None] * (shifts + 1)  # per k: (edge, frame) reached, not yet released
+    peer_sent_data = False  # since the sender's last new data: a request, not a window, moved it
     reference = highest = last_ack = last_window = None
     for a in conn.segments:
         s = a.segment
         if a.direction != sender:
+            peer_sent_data = peer_sent_data or s.payload_len > 0
             if s.flags & ACK and not s.flags & (SYN | RST) and reference is not None:
                 last_ack = unwrap(s.ack, reference)
                 last_window = a.effective_window if a.scalefactor != -1 else None
@@ -125,10 +131,10 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
         if reference is None:
             reference = s.seq
         while pending and pending[0][0] <= s.time - lag:
-            _, ack, raw = pending.popleft()
+            time, ack, raw = pending.popleft()
             for k in range(shifts + 1):
                 if found.edge[k] is None or ack + (raw << k) > found.edge[k]:
-                    found.edge[k] = ack + (raw << k)
+                    found.edge[k], raised_at[k] = ack + (raw << k), time
         if not s.payload_len:
             continue
         end = unwrap(s.seq, reference) + s.payload_len
@@ -142,12 +148,20 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
             right = found.edge[k]
             if right is None:
                 continue
+            if waiting[k] is not None:
+                # The edge held the sender back if a pure window advance released it at once.
+                edge, frame = waiting[k]
+                prompt = slack is None or s.time - raised_at[k] <= lag + slack
+                if right > edge and not peer_sent_data and prompt:
+                    found.reached[k].add(edge)
+                    found.hit_frames[k].append(frame)
+                waiting[k] = None
             found.offered[k].add(right)
             if end > right:
                 found.passed[k] = True
             elif end > right - tolerance:
-                found.reached[k].add(right)
-                found.hit_frames[k].append(s.frame)
+                waiting[k] = (right, s.frame)
+        peer_sent_data = False
     return found
 
 
