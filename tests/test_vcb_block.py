@@ -192,3 +192,25 @@ def test_an_unverified_flag_in_an_ordinary_block_shows_a_note(tmp_path, monkeypa
     figure = re.search(r'<figure class="snippet" data-lang="bat".*?</figure>', page, re.S)[0]
     assert 'data-verdict="warning"' in figure
     assert "unverified-flag" in figure and 'class="snippet-note"' in figure
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "command: mountvm\nvmdk: VMDK\ncycle_id: true\nmountpoint: LOCATION\nshell: cmd\n",
+        "command: mountvm\nvmdk: VMDK\ncycle_id: false\nmountpoint: LOCATION\n",
+        "command: vcbMounter\nvm: name:it's & more\ndest: E:\\VM backups\\x\nstyle: full\n",
+        "command: vcbRestore\nbackup_dir: /vmimages/a b\ncatalog: /x/c\n",
+        "command: vcbMounter\nunmount_d: DESTINATION\nshell: cmd\n",
+    ],
+)
+def test_the_reproducing_command_gives_the_same_command(source, capsys):
+    import shlex
+
+    from tools.vcb import main
+
+    result = run_block({}, source)
+    argv = shlex.split(result.reproduce)
+    assert argv[:3] == ["python", "-m", "tools.vcb"]
+    assert main(argv[3:]) == 0
+    assert capsys.readouterr().out == result.command_line + "\n"

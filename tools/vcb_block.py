@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 
 from . import vcb_model as model
-from .vcb_build import PROGRAM_STYLES, build, parameter_names
+from .vcb_build import PROGRAM_STYLES, TRUE_WORDS, build, parameter_names, params_of
 from .vcb_catalog import edit_catalog, read_catalog, write_catalog
 from .vcb_freeze import GuestScript, freeze_scripts
 from .vcb_lint import CODES, LintResult, Problem, lint
@@ -123,9 +123,8 @@ def _command(values, lines, rest) -> BlockResult:
         )
         raise VcbError(str(error), first or lines.get("command", 1)) from error
     reproduce = "python -m tools.vcb build " + " ".join(
-        [name]
-        + [f"--{key.replace('_', '-')} {shlex.quote(value)}" for key, value in params.items()]
-        + [f"--shell {built.shell}"]
+        [name, *build_options(name, params), f"--shell {built.shell}"]
+        + ([f"--style {values['style']}"] if values.get("style", "short") != "short" else [])
     )
     return BlockResult(
         "command",
@@ -136,6 +135,19 @@ def _command(values, lines, rest) -> BlockResult:
         destructive=is_destructive(built.result, params),
         reproduce=reproduce,
     )
+
+
+def build_options(command: str, params: dict[str, str]) -> list[str]:
+    """The `python -m tools.vcb build` options for these parameters (a switch has no value)."""
+    switches = {param.name for param in params_of(command) if param.switch}
+    options = []
+    for key, value in params.items():
+        option = f"--{key.replace('_', '-')}"
+        if key in switches:
+            options += [option] if value.lower() in TRUE_WORDS else []
+        else:
+            options.append(f"{option} {shlex.quote(value)}")
+    return options
 
 
 def is_destructive(result: LintResult, params: dict[str, str]) -> bool:
