@@ -155,10 +155,11 @@ def expected_argv(command: str, params: dict[str, str]) -> list[str]:
     return argv
 
 
-def test_sh_commands_reach_the_program_intact_under_a_real_sh():
+@pytest.mark.parametrize("shell_name", ["sh", "bash"])
+def test_sh_commands_reach_the_program_intact_under_a_real_sh(shell_name):
     """Run each built sh line with the program replaced by a function that prints its argv."""
-    sh = require_tool("sh")
-    sh_cases = [case for case in CASES if case[1] == "sh"][::7]
+    sh = require_tool(shell_name)
+    sh_cases = [case for case in CASES if case[1] == "sh"]
     script = "f() { printf '%s\\0' \"$@\"; printf '\\036'; }\n"
     lines = []
     for command, shell, params in sh_cases:
