@@ -238,3 +238,18 @@ def test_reader_raises_after_yielding_what_is_valid():
     with pytest.raises(PcapError) as error:
         next(reader)
     assert error.value.frame == len(CRAFTED)
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("snaplen", [65535, 60, 80])
+def test_common_frame_shortcut_agrees_with_the_generic_decoder(v6, snaplen):
+    from tools.pcap_decode import ethernet, ethernet_common
+
+    taken = 0
+    for number, (data, orig_len) in enumerate(frames(conversation(v6=v6), snaplen=snaplen)):
+        common = ethernet_common(data, 0, len(data), orig_len > len(data), number, 0.5)
+        generic = ethernet(data, 0, len(data), orig_len)
+        if common is not None:
+            taken += 1
+            assert common == (number, 0.5, *generic)
+    assert taken == 0 if (v6 and snaplen == 60) else taken >= 5  # IPv6 headers need 74 bytes

@@ -223,35 +223,56 @@ def _by_ethertype(ethertype: int, buf, pos: int, end: int, orig_end: int):
     return None
 
 
-# Ethernet + IPv4 without options + TCP, or Ethernet + IPv6 + TCP, in one read: the
-# common frame, decoded by the generic path below whenever a check here fails.
-_ETH_IPV4_TCP = struct.Struct("!12xHBxHxxHxBxx4s4sHHIIBBH")
-_ETH_IPV6_TCP = struct.Struct("!12xH4xHBx16s16sHHIIBBH")
+# The common frame in one read: Ethernet type, then IPv4 (version/IHL, total length,
+# fragment field, protocol, addresses) or IPv6 (version, payload length, next header,
+# addresses), then the fixed TCP header.
+_COMMON_IPV4 = struct.Struct("!14xBxHxxHxBxx4s4sHHIIBBH")
+_COMMON_IPV6 = struct.Struct("!14xB3xHBx16s16sHHIIBBH")
+
+
+def ethernet_common(buf, start: int, caplen: int, truncated: bool, frame: int, when: float):
+    """The whole raw tuple of the most common frame, or None for the generic path.
+
+    The common frame: Ethernet, IPv4 without options or IPv6 without extension
+    headers, a non-SYN TCP header with no options or just NOP NOP TS, TCP length known.
+    """
+    if caplen < 54:
+        return None
+    ethertype = buf[start + 12 : start + 14]
+    if ethertype == b"\x08\x00":
+        (ver, ip_len, frag, proto, src, dst, sport, dport, seq, ack, offset, flags, win) = (
+            _COMMON_IPV4.unpack_from(buf, start)
+        )  # fmt: skip
+        if ver != 0x45 or proto != IPPROTO_TCP or frag & 0x3FFF:
+            return None
+        tcp_at, ipver, ip_len = 34, 4, ip_len - 20
+    elif ethertype == b"\x86\xdd" and caplen >= 74:
+        (ver, ip_len, proto, src, dst, sport, dport, seq, ack, offset, flags, win) = (
+            _COMMON_IPV6.unpack_from(buf, start)
+        )  # fmt: skip
+        if ver >> 4 != 6 or proto != IPPROTO_TCP or not ip_len:
+            return None
+        tcp_at, ipver = 54, 6
+    else:
+        return None
+    header_len = (offset >> 4) << 2
+    if flags & TCP_SYN or ip_len < header_len:
+        return None
+    if header_len != 20:
+        options = start + tcp_at + 20
+        if (
+            header_len < 20
+            or tcp_at + header_len > caplen
+            or buf[options : options + 4] != PLAIN_TIMESTAMP_PREFIX
+        ):
+            return None
+    return (
+        frame, when, ipver, src, sport, dst, dport, flags, seq, ack, win, ip_len - header_len,
+        None, None, False, None, truncated, True, True,
+    )  # fmt: skip
 
 
 def ethernet(buf, pos: int, end: int, orig_end: int):
-    if end - pos >= 74:
-        ethertype = buf[pos + 12] << 8 | buf[pos + 13]
-        if ethertype == ETHERTYPE_IPV4 and buf[pos + 14] == 0x45 and buf[pos + 23] == 6:
-            _, _, total_len, frag, _, src, dst, sport, dport, seq, ack, offset, flags, window = (
-                _ETH_IPV4_TCP.unpack_from(buf, pos)
-            )
-            if not frag & 0x3FFF and total_len:
-                return _tcp_fields(
-                    buf, pos + 34, end, orig_end, 4, src, dst, total_len - 20, False,
-                    sport, dport, seq, ack, offset, flags, window,
-                )  # fmt: skip
-        elif (
-            ethertype == ETHERTYPE_IPV6 and buf[pos + 20] == IPPROTO_TCP and buf[pos + 14] >> 4 == 6
-        ):
-            _, payload_len, _, src, dst, sport, dport, seq, ack, offset, flags, window = (
-                _ETH_IPV6_TCP.unpack_from(buf, pos)
-            )
-            if payload_len:
-                return _tcp_fields(
-                    buf, pos + 54, end, orig_end, 6, src, dst, payload_len, False,
-                    sport, dport, seq, ack, offset, flags, window,
-                )  # fmt: skip
     if end - pos < 14:
         return None
     ethertype = _U16.unpack_from(buf, pos + 12)[0]

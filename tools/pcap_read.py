@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from tools.pcap_decode import LINK_DECODERS, LINKTYPE_ETHERNET, PLAIN_TIMESTAMP_PREFIX
+from tools.pcap_decode import LINK_DECODERS, LINKTYPE_ETHERNET, ethernet_common
 from tools.pcap_records import Segment
 
 PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
@@ -36,10 +36,6 @@ BLOCK_RECORDS = frozenset({0x00000BAD, 0x40000BAD, 9})  # custom blocks, systemd
 MAX_FRAME = 256 * 1024  # a larger captured length than this is a corrupt length field
 MAX_BLOCK = 16 * 1024 * 1024  # other pcapng blocks (names, statistics) stay below this
 CHUNK = 1 << 20
-# Ethernet type (0x0800 checked before), IPv4 version/IHL, total length, fragment field,
-# protocol, addresses, then the fixed TCP header: the hot path's one read per frame.
-ETH_IPV4_TCP_FAST = struct.Struct("!14xBxHxxHxBxx4s4sHHIIBBH")
-ETH_IPV6_TCP_FAST = struct.Struct("!14xB3xHBx16s16sHHIIBBH")
 
 
 class PcapError(ValueError):
@@ -132,8 +128,6 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
     limit = max(snaplen, MAX_FRAME) if snaplen <= MAX_FRAME * 4 else MAX_FRAME * 4
     record = struct.Struct(order + "IIII").unpack_from
     ethernet = linktype == LINKTYPE_ETHERNET
-    eth_ipv4_tcp = ETH_IPV4_TCP_FAST.unpack_from
-    eth_ipv6_tcp = ETH_IPV6_TCP_FAST.unpack_from
     stream.pos = 24
     frame = 0
     buf, pos, end = stream.buf, stream.pos, stream.end
@@ -170,46 +164,15 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
             buf, end = stream.buf, stream.end
             start = stream.pos + 16
             pos = start + caplen
-        if ethernet and caplen >= 54:
-            # The common frame inline (Ethernet, IPv4 without options or IPv6 without
-            # extension headers, a non-SYN TCP header with no options or NOP NOP TS);
-            # any other frame goes to decode().
-            if buf[start + 12 : start + 14] == b"\x08\x00":
-                (ver, ip_len, frag, proto, src, dst, sport, dport, seq, ack, offset, flags, win) = (
-                    eth_ipv4_tcp(buf, start)
-                )  # fmt: skip
-                tcp_at, ipver, ip_len = 34, 4, ip_len - 20
-                plain = ver == 0x45 and proto == 6 and not frag & 0x3FFF
-            elif buf[start + 12 : start + 14] == b"\x86\xdd" and caplen >= 74:
-                (ver, ip_len, proto, src, dst, sport, dport, seq, ack, offset, flags, win) = (
-                    eth_ipv6_tcp(buf, start)
-                )  # fmt: skip
-                tcp_at, ipver, plain = 54, 6, ver >> 4 == 6 and proto == 6 and ip_len
-            else:
-                plain = False
-            header_len = (offset >> 4) << 2 if plain else 0
-            if (
-                plain
-                and not flags & 2
-                and ip_len >= header_len
-                and (
-                    header_len == 20
-                    or (
-                        header_len > 20
-                        and tcp_at + header_len <= caplen
-                        and buf[start + tcp_at + 20 : start + tcp_at + 24] == PLAIN_TIMESTAMP_PREFIX
-                    )
-                )
-            ):
-                yield (
-                    frame, sec + frac * frac_scale, ipver, src, sport, dst, dport, flags, seq,
-                    ack, win, ip_len - header_len, None, None, False, None, origlen > caplen,
-                    True, True,
-                )  # fmt: skip
+        when = sec + frac * frac_scale
+        if ethernet:
+            common = ethernet_common(buf, start, caplen, origlen > caplen, frame, when)
+            if common is not None:
+                yield common
                 continue
         decoded = decode(buf, start, pos, start + (origlen if origlen > caplen else caplen))
         if decoded is not None:
-            yield (frame, sec + frac * frac_scale, *decoded)
+            yield (frame, when, *decoded)
 
 
 class _Interface:
@@ -320,6 +283,10 @@ def _packet_block(block_type, buf, pos, end, order, interfaces, stream, frame):
         when = ((ts_high << 32) | ts_low) * iface.tick + iface.offset
     if iface.decode is None:
         raise PcapError(f"link type {iface.linktype} is not supported", stream.offset(), frame)
+    if iface.linktype == LINKTYPE_ETHERNET:
+        common = ethernet_common(buf, data, caplen, origlen > caplen, frame, when)
+        if common is not None:
+            return common
     decoded = iface.decode(buf, data, data + caplen, data + max(caplen, origlen))
     if decoded is None:
         return None
