@@ -250,3 +250,16 @@ def test_cli_build_bad_parameter_is_one_line_exit_2(capsys):
     assert err == "error: vcbRestore takes no --vm\n"
     assert main(["build", "vcbMountr", "--vm", "name:x"]) == 2
     assert "did you mean vcbMounter" in capsys.readouterr().err
+
+
+def test_cmd_commands_reach_the_program_intact_by_cmd_exe_rules():
+    """An independent reading (tests/test_vcb_job.Cmd): no operator for cmd.exe to act on,
+    and the C runtime splits the line into exactly the intended arguments."""
+    from tests.test_vcb_job import Cmd
+
+    cmd_cases = [case for case in CASES if case[1] == "cmd"]
+    assert len(cmd_cases) > 400
+    for command, shell, params in cmd_cases:
+        line = build(command, params, shell).command_line
+        assert Cmd.unquoted_specials(line) == [], line
+        assert Cmd.crt_argv(line)[1:] == expected_argv(command, params), line
