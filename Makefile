@@ -36,11 +36,11 @@ publish: $(VENV)/.installed
 test: html
 	$(PY) -m pytest
 
-# The window-scale lab on this machine's kernel (needs root): reruns the default scenarios and a
-# box that zeroes only large shifts; refreshes the results and trimmed captures in content/lab/.
+# The window-scale lab on this machine's kernel (needs root): the default scenarios, a box that
+# zeroes only large shifts, and the route-window workaround; refreshes content/lab/.
 lab: $(VENV)/.installed
 	$(PY) -m tools.wscale_lab run --out content/lab --trim 100 \
-		--scenarios default,rewrite-above-7,small-rmem+rewrite-above-7
+		--scenarios default,rewrite-above-7,small-rmem+rewrite-above-7,route-window,route-window+rewrite
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -124,6 +124,17 @@ def test_other_boxes_are_named_by_their_numbers():
             select_scenarios(bad)
 
 
+def test_workaround_3_is_a_route_window_not_a_sysctl():
+    (scenario,) = select_scenarios("route-window+rewrite-to-3")
+    assert scenario.route_window == 65535 and scenario.sysctls == ()
+    assert scenario.action == Action("rewrite", to=3)
+    assert BY_NAME["route-window+rewrite"].route_window == 65535
+    routed = result("route-window", 0, 0, 1) | {"client_route": "192.0.2.0/24 dev c0 window 65535"}
+    headings, rows = table({"scenarios": [routed]})
+    cell = dict(zip(headings, rows[0], strict=True))["client settings"]
+    assert cell == "tcp_rmem=4096 131072 33554432, route window 65535"
+
+
 def test_parse_sysctl_allows_only_per_namespace_tcp_keys():
     assert parse_sysctl("net.ipv4.tcp_rmem=4096  87380 174760") == (
         "net.ipv4.tcp_rmem",
@@ -322,13 +333,13 @@ def test_table_and_load_results(tmp_path):
     assert headings[:5] == [
         "scenario",
         "middlebox",
-        "client sysctls",
+        "client settings",
         "SYN shift sent → received",
         "throughput",
     ]
     assert cells[0]["SYN shift sent → received"] == "10 → 0"
     assert cells[1]["SYN shift sent → received"] == "none → none"
-    assert cells[1]["client sysctls"] == "tcp_window_scaling=0"
+    assert cells[1]["client settings"] == "tcp_window_scaling=0"
     text = format_table(results)
     assert text.startswith("Linux 6.1.0 on 2026-01-02") and "1.23 kB/s" in text
     path = tmp_path / "results.json"

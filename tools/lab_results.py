@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ REQUIRED_SCENARIO = (
     "seconds",
     "throughput",
 )
+ROUTE_WINDOW = re.compile(r"\bwindow (\d+)")  # in `ip route show` output
 RATE_UNITS = ((1e6, "MB/s"), (1e3, "kB/s"), (1.0, "B/s"))
 
 
@@ -68,11 +70,15 @@ def rate_text(bytes_per_second: float | None) -> str:
     raise AssertionError("unreachable")
 
 
-def sysctl_text(scenario: dict) -> str:
+def settings_text(scenario: dict) -> str:
+    """The client settings that decide its shift: scaling on/off, tcp_rmem, a route window."""
     sysctls = scenario["client_sysctls"]
     if sysctls.get("net.ipv4.tcp_window_scaling") == "0":
-        return "tcp_window_scaling=0"
-    return f"tcp_rmem={sysctls.get('net.ipv4.tcp_rmem', '?')}"
+        text = "tcp_window_scaling=0"
+    else:
+        text = f"tcp_rmem={sysctls.get('net.ipv4.tcp_rmem', '?')}"
+    window = ROUTE_WINDOW.search(scenario.get("client_route", ""))
+    return f"{text}, route window {window[1]}" if window else text
 
 
 def expected_peer_shift(scenario: dict) -> int | None:
@@ -97,7 +103,7 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("scenario", lambda s: s["name"]),
     Column("middlebox", lambda s: s["middlebox"]),
-    Column("client sysctls", sysctl_text),
+    Column("client settings", settings_text),
     Column(
         "SYN shift sent → received",
         lambda s: f"{shift_text(s['syn_shift_sent'])} → {shift_text(s['syn_shift_received'])}",

@@ -7,6 +7,7 @@ it from `finally`, from its signal handlers' unwinding and from `atexit`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -153,6 +154,19 @@ def apply_sysctls(lab: Lab, sysctls: tuple[tuple[str, str], ...]) -> None:
         )
 
 
+def apply_route_window(lab: Lab, window: int | None) -> str:
+    """Give the client's route to the server a `window` metric; return its routes as set."""
+    topology, client = lab.topology, lab.topology.namespace("client")
+    if window is not None:
+        address = f"{topology.server_address}/{topology.prefix_length}"
+        network = str(ipaddress.ip_network(address, strict=False))
+        lab_netns.run_command(
+            ["ip", "-n", client, "route", "replace", network, "dev", topology.client_if,
+             "window", str(window)]
+        )  # fmt: skip
+    return lab_netns.run_command(["ip", "-n", client, "route", "show"]).strip()
+
+
 def start_middlebox(lab: Lab, scenario: Scenario, limits: Limits) -> subprocess.Popen:
     topology, action = lab.topology, scenario.action
     arguments = [
@@ -202,6 +216,7 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
     topology = lab.topology
     lab_netns.build(topology)
     apply_sysctls(lab, scenario.sysctls)
+    client_route = apply_route_window(lab, scenario.route_window)
     client_sysctls, server_sysctls = read_sysctls(lab, "client"), read_sysctls(lab, "server")
     middlebox = start_middlebox(lab, scenario, limits)
     captures = {role: out / f"{scenario.name}-{role}.pcap" for role in ("client", "server")}
@@ -224,6 +239,7 @@ def run_scenario(lab: Lab, scenario: Scenario, limits: Limits, out: Path) -> dic
         "middlebox": scenario.action.describe(),
         "client_sysctls": client_sysctls,
         "server_sysctls": server_sysctls,
+        "client_route": client_route,
         "syn_shift_sent": client_view.syn_shift,
         "syn_shift_received": server_view.syn_shift,
         "synack_shift_sent": server_view.synack_shift,

@@ -1,13 +1,14 @@
-"""The lab's scenarios as data: what the client's sysctls are and what the middlebox does.
+"""The lab's scenarios as data: how the client is set up and what the middlebox does.
 
-The workarounds are the TCP post's two: turning window scaling off, and putting the
-pre-2.6.17 buffer sizes back (`tcp_rmem` "4096 87380 174760", `tcp_wmem` "4096 16384 131072").
+The workarounds are the TCP post's three: turning window scaling off, putting the
+pre-2.6.17 buffer sizes back (`tcp_rmem` "4096 87380 174760", `tcp_wmem` "4096 16384 131072"),
+and a `window 65535` metric on the client's route to the server.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tools.lab_packet import PASS, Action
 
@@ -16,6 +17,7 @@ SMALL_BUFFERS = (
     ("net.ipv4.tcp_rmem", "4096 87380 174760"),
     ("net.ipv4.tcp_wmem", "4096 16384 131072"),
 )
+ROUTE_WINDOW = 65535  # `ip route ... window 65535`: the kernel then offers shift 0
 REWRITE_TO_0 = Action("rewrite", to=0)
 
 # Only per-namespace TCP settings: the lab never writes a sysctl outside its own namespaces.
@@ -29,13 +31,14 @@ class LabScenarioError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One lab run: the client's sysctls, the middlebox's action, in the default set or not."""
+    """One lab run: the client's sysctls and route, the middlebox's action, default or not."""
 
     name: str
     summary: str
     sysctls: tuple[tuple[str, str], ...] = ()
     action: Action = PASS
     default: bool = True
+    route_window: int | None = None  # the client's route to the server gets this `window`
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -84,14 +87,32 @@ SCENARIOS: tuple[Scenario, ...] = (
         Action("rewrite", 0, above=7),
         False,
     ),
+    Scenario(
+        "route-window",
+        "workaround 3 alone: the client's route to the server with window 65535",
+        default=False,
+        route_window=ROUTE_WINDOW,
+    ),
+    Scenario(
+        "route-window+rewrite",
+        "workaround 3 against the box that zeroes the shift",
+        action=REWRITE_TO_0,
+        default=False,
+        route_window=ROUTE_WINDOW,
+    ),
 )
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 DEFAULT_SET = tuple(scenario.name for scenario in SCENARIOS if scenario.default)
-WORKAROUNDS = {"scaling-off": SCALING_OFF, "small-rmem": SMALL_BUFFERS}
+# Workaround name -> (client sysctls, route window).
+WORKAROUNDS = {
+    "scaling-off": (SCALING_OFF, None),
+    "small-rmem": (SMALL_BUFFERS, None),
+    "route-window": ((), ROUTE_WINDOW),
+}
 # Any other box is named by its numbers: [WORKAROUND+]rewrite-to-N | rewrite-above-T[-to-N].
 COMPOSED = re.compile(
-    r"(?:(?P<workaround>scaling-off|small-rmem)\+)?"
+    r"(?:(?P<workaround>scaling-off|small-rmem|route-window)\+)?"
     r"(?:rewrite-to-(?P<to>[0-9]{1,3})"
     r"|rewrite-above-(?P<above>[0-9]{1,2})(?:-to-(?P<above_to>[0-9]{1,3}))?)"
 )
@@ -105,7 +126,7 @@ def scenario_named(name: str) -> Scenario:
     if match is None:
         known = ", ".join(BY_NAME)
         raise LabScenarioError(
-            f"unknown scenario {name!r} (known: {known}; or [scaling-off+|small-rmem+]"
+            f"unknown scenario {name!r} (known: {known}; or [WORKAROUND+]"
             "rewrite-to-N or rewrite-above-T[-to-N])"
         )
     to = int(match["to"] or match["above_to"] or 0)
@@ -115,7 +136,8 @@ def scenario_named(name: str) -> Scenario:
     action = Action("rewrite", to, above)
     workaround = match["workaround"]
     summary = f"{workaround or 'default sysctls'}; the middlebox: {action.describe()}"
-    return Scenario(name, summary, WORKAROUNDS.get(workaround, ()), action, False)
+    sysctls, route_window = WORKAROUNDS.get(workaround, ((), None))
+    return Scenario(name, summary, sysctls, action, False, route_window)
 
 
 def select_scenarios(names: str | None) -> tuple[Scenario, ...]:
@@ -149,6 +171,4 @@ def with_sysctls(scenario: Scenario, extra: tuple[tuple[str, str], ...]) -> Scen
     """The scenario with extra client sysctls applied after its own (a later key wins)."""
     merged = dict(scenario.sysctls)
     merged.update(extra)
-    return Scenario(
-        scenario.name, scenario.summary, tuple(merged.items()), scenario.action, scenario.default
-    )
+    return replace(scenario, sysctls=tuple(merged.items()))

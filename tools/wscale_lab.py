@@ -149,16 +149,20 @@ def cleanup(everything: bool) -> list[str]:
 def describe_scenarios() -> str:
     lines = []
     for scenario in SCENARIOS:
-        sysctls = ", ".join(f"{key}={value}" for key, value in scenario.sysctls) or "defaults"
+        settings = [f"{key}={value}" for key, value in scenario.sysctls]
+        if scenario.route_window is not None:
+            settings.append(f"route window {scenario.route_window}")
+        sysctls = ", ".join(settings) or "defaults"
         marker = "*" if scenario.default else " "
         lines.append(
             f"{marker} {scenario.name:28} {scenario.action.describe():28} client: {sysctls}"
         )
     lines.append("(* = in the default set of `run`; `default` names that set in --scenarios)")
-    lines.append("Other boxes by their numbers: [scaling-off+|small-rmem+]rewrite-to-N,")
     lines.append(
-        "  [scaling-off+|small-rmem+]rewrite-above-T[-to-N] (shifts above T become N, or 0)"
+        "Other boxes by their numbers (WORKAROUND: scaling-off, small-rmem, route-window):"
     )
+    lines.append("  [WORKAROUND+]rewrite-to-N,")
+    lines.append("  [WORKAROUND+]rewrite-above-T[-to-N] (shifts above T become N, or 0)")
     return "\n".join(lines)
 
 
