@@ -126,6 +126,31 @@ def test_broken_commands_are_errors_at_their_line(language, source, line, words)
     assert words in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("expression", "linktype"),
+    [
+        ("tcp port 80", "EN10MB"),
+        ("tcp[tcpflags] & tcp-syn != 0 and not src net 10.0.0.0/8", "EN10MB"),
+        ("port 80 and", "EN10MB"),
+        ("ether host 00:11:22:33:44:55", "RAW"),
+        ("port 80", "NO_SUCH_LINK"),
+        ("ip6 and tcp[13] = 2", "LINUX_SLL"),
+    ],
+)
+def test_in_process_filter_compiler_agrees_with_tcpdump(expression, linktype):
+    from tools.checkers import libpcap
+
+    tcpdump = require_tool("tcpdump")
+    compiled = libpcap.compile_filter(expression, linktype)
+    assert compiled is not None, "libpcap could not be loaded"
+    done = subprocess.run(
+        [tcpdump, "-d", "-y", linktype, expression], capture_output=True, text=True, check=False
+    )
+    assert compiled[0] == (done.returncode == 0)
+    if not compiled[0]:
+        assert compiled[1] in done.stderr
+
+
 def test_ip_route_window_limit_is_inclusive():
     ok = check_block("sh", "ip route change default via 192.0.2.1 window 1073725440")
     assert finding(ok, "ip route").verdict == "ok"

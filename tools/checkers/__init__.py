@@ -32,7 +32,7 @@ CHECKERS: tuple[Checker, ...] = (
     Checker(
         capture.NAME,
         frozenset({SH}),
-        ("tools/checkers/capture.py",),
+        ("tools/checkers/capture.py", "tools/checkers/libpcap.py"),
         capture.check,
         programs=("tcpdump", "tshark"),
     ),

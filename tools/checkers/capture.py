@@ -1,9 +1,9 @@
 """tcpdump and tshark invocations: options exist and take the right values; filters compile.
 
 Each program's options are its getopt table (short option string, long options), as in
-tcpdump 4.99's and tshark 4.0's `main()`. A capture filter is compiled with
-`tcpdump -d -y LINKTYPE FILTER`, which opens no interface and captures nothing; a
-tshark display filter is compiled by reading an empty capture file with `-Y FILTER`.
+tcpdump 4.99's and tshark 4.0's `main()`. A capture filter is compiled by libpcap for the
+link type, as `tcpdump -d -y LINKTYPE FILTER` does (opening no interface, capturing
+nothing); a tshark display filter is compiled by reading an empty capture with `-Y FILTER`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tools.snippets_lines import simple_commands
 
+from . import libpcap
 from .base import Finding, Report, Snippet, worst
 
 NAME = "tcpdump/tshark"
@@ -210,7 +211,15 @@ EMPTY_PCAP = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # Ethern
 
 
 def compile_capture_filter(expression: str, linktype: str) -> str | None:
-    """Why a libpcap filter does not compile for a link type, or None when it does."""
+    """Why a libpcap filter does not compile for a link type, or None when it does.
+
+    libpcap's own compiler, in-process (tools/checkers/libpcap.py); `tcpdump -d` when the
+    library cannot be loaded. Both open no interface and capture nothing.
+    """
+    compiled = libpcap.compile_filter(expression, linktype)
+    if compiled is not None:
+        ok, reason = compiled
+        return None if ok else f"capture filter {expression!r} does not compile: {reason}"
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
         return "not compiled: tcpdump is not installed"
