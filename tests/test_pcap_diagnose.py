@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import CAPTURES, require_path
 from pcap_crafted import Transfer, write
 from test_pcap_text import SOURCE_TRACE
 
@@ -197,3 +198,31 @@ def test_request_response_below_the_window_is_no_fault(response):
         segments.append(_segment(frame + 3, time, A, B, ACK, client_seq, server_seq, 63))
         time += 0.2  # the client thinks before its next request
     assert diagnose(list(annotate(segments))) == []
+
+
+# The shared real captures, with what PROVENANCE.md says is in them.
+REAL = {
+    "ws_examples_anon.pcapng": {2: ["scaling-disabled"]},  # stream 2: SYN-ACK without WS
+    "zeek_truncated_header.pcap": {1: ["scaling-disabled"]},  # SYN-ACK's options complete
+    "zeek_wscale_255.pcap": {1: ["shift-clamped"]},  # SYN shift 255: used as 14
+    "zeek_ftp_ipv6.pcap": {},  # six short, complete, healthy connections
+    "zeek_missing_syn.pcap": {},  # no SYN: nothing to judge the shift by
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_captures_diagnosed_as_their_provenance_says(name):
+    path = require_path(CAPTURES / name, "the shared captures")
+    by_connection: dict[int, list] = {}
+    for row in annotate_file(str(path)):
+        by_connection.setdefault(row.connection, []).append(row)
+    found = {connection: codes(diagnose(rows)) for connection, rows in by_connection.items()}
+    assert {
+        connection: found_codes for connection, found_codes in found.items() if found_codes
+    } == REAL[name]
+
+
+def test_options_cut_by_the_snap_length_are_not_evidence():
+    path = require_path(CAPTURES / "zeek_truncated_header.pcap", "the shared captures")
+    (found,) = diagnose(list(annotate_file(str(path))))
+    assert "128.3.26.249:25 sent no" in found.message and "201.186.157.67" not in found.message

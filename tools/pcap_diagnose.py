@@ -79,9 +79,14 @@ def _check_shift_clamped(conn: Connection) -> list[Diagnosis]:
 
 def _check_scaling_disabled(conn: Connection) -> list[Diagnosis]:
     syns = [side for side in conn.sides.values() if side.syn is not None]
-    if len(syns) < 2 or all(side.syn.segment.wscale is not None for side in syns):
+    # A SYN whose options the snap length cut may have carried the option: not evidence.
+    without = [
+        side.name
+        for side in syns
+        if side.syn.segment.wscale is None and side.syn.segment.options_complete
+    ]
+    if len(syns) < 2 or not without:
         return []
-    without = [side.name for side in syns if side.syn.segment.wscale is None]
     ceiling = (
         f" At the handshake's round trip of {conn.rtt * 1000:.1f} ms that caps each direction at"
         f" {rate(MAX_WINDOW / conn.rtt)}."
@@ -275,8 +280,9 @@ def _check_window_use(conn: Connection) -> list[Diagnosis]:
 
 
 def _check_unverified(conn: Connection, found: list[Diagnosis]) -> list[Diagnosis]:
-    """Information when no direction carried enough data to test the announced shift."""
-    if found:
+    """Information when the capture stops before any direction carried enough data to test
+    the announced shift (a connection that closed with no more data has nothing to test)."""
+    if found or any(a.segment.flags & (FIN | RST) for a in conn.segments):
         return []
     candidates = []
     for direction, receiver in conn.sides.items():
