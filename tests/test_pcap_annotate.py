@@ -234,3 +234,14 @@ def test_connection_tables_stay_bounded(monkeypatch):
     for raw in iter_raw(io.BytesIO(pcap(frames(packets), 1))):
         tracker.step(raw)
     assert len(tracker.closed) == 2 * 5 and len(tracker.live) <= 2 * 10
+
+
+def test_text_can_be_forced(tmp_path, capsys):
+    trace = tmp_path / "trace.log"  # a first line no detector would take for a trace
+    trace.write_text(
+        "# saved from a terminal\n" * 300
+        + "10:20:30.000003 IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [.], ack 1, win 502, length 0\n"
+    )
+    assert main(["--text", "--json", "--assume-shift", "3", str(trace)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (record["window_size_scalefactor"], record["window_size"]) == (8, 502 * 8)

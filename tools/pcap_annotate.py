@@ -96,6 +96,20 @@ class _Chain(io.RawIOBase):
         return len(data)
 
 
+def _read_head(file) -> bytes:
+    """Enough of the start to tell a capture from text, without waiting on a live pipe."""
+    read = getattr(file, "read1", file.read)
+    head = b""
+    while len(head) < HEAD_BYTES:
+        more = read(HEAD_BYTES - len(head))
+        if not more:
+            break
+        head += more
+        if head[:4] in CAPTURE_MAGICS or (len(head) >= 4 and b"\n" in head):
+            break
+    return head
+
+
 class _Input:
     """Open a source, sniff binary capture or text trace, and read it as raw tuples."""
 
@@ -115,7 +129,7 @@ class _Input:
             self.owned = True
         else:
             self.file = self.source
-        self.head = self.file.read(HEAD_BYTES)
+        self.head = _read_head(self.file)
         self.is_text = self.force_text or self._looks_like_text()
         return self
 

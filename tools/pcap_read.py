@@ -49,11 +49,14 @@ class PcapError(ValueError):
 class _Stream:
     """A read buffer over a binary stream: callers parse in place with unpack_from."""
 
-    __slots__ = ("file", "buf", "pos", "end", "consumed", "eof")
+    __slots__ = ("file", "buf", "pos", "end", "consumed", "eof", "read")
 
     def __init__(self, file: BinaryIO, head: bytes) -> None:
         self.file, self.buf, self.pos, self.end = file, head, 0, len(head)
         self.consumed, self.eof = 0, False  # bytes dropped before buf[0]
+        # read1 returns what a pipe holds now: a live `tcpdump -w - -U` is annotated as
+        # it arrives instead of a megabyte later
+        self.read = getattr(file, "read1", file.read)
 
     def offset(self) -> int:
         return self.consumed + self.pos
@@ -63,7 +66,7 @@ class _Stream:
         while self.end - self.pos < need:
             if self.eof:
                 return False
-            more = self.file.read(max(CHUNK, need))
+            more = self.read(max(CHUNK, need))
             if not more:
                 self.eof = True
                 continue
