@@ -206,3 +206,16 @@ def test_commands_print_the_rows_shown(tmp_path):
     )  # fmt: skip
     assert [line.split()[0] for line in run.stdout.splitlines()] == ["4", "5", "6", "7"]
     assert len(result.rows) == 4
+
+
+def test_assume_shift_for_a_capture_without_handshake(tmp_path):
+    from pcap_crafted import Transfer, craft
+    from scapy.utils import wrpcap
+
+    wrpcap(str(tmp_path / "mid.pcap"), craft(Transfer(total=5000, rounds=3))[4:])  # no SYNs
+    plain = run_block(tmp_path / "post.md", "file: mid.pcap\nframes: 1-2")
+    assumed = run_block(tmp_path / "post.md", "file: mid.pcap\nframes: 1-2\nassume-shift: 6")
+    client_ack = 1  # frame 2: the client's ACK, raw 16022
+    assert plain.rows[client_ack][5:8] == ("16022", "unknown", "16022")
+    assert assumed.rows[client_ack][5:8] == ("16022", "×64", "1025408")  # 16022 << 6
+    assert "--assume-shift 6 " in assumed.command
