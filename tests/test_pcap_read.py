@@ -253,3 +253,35 @@ def test_common_frame_shortcut_agrees_with_the_generic_decoder(v6, snaplen):
             taken += 1
             assert common == (number, 0.5, *generic)
     assert taken == 0 if (v6 and snaplen == 60) else taken >= 5  # IPv6 headers need 74 bytes
+
+
+def test_mutated_captures_raise_only_pcap_errors():
+    """Flipped, cut and inserted bytes: every outcome is segments, then at most a PcapError."""
+    import random
+
+    from pcap_captures import CASES
+
+    from tools.pcap_track import Tracker
+
+    rng = random.Random(4)
+    originals = [build() for build in CASES.values()]
+    outcomes = {"read to the end": 0, "PcapError": 0}
+    for _ in range(400):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.6:
+                data[at] = rng.randrange(256)
+            elif choice < 0.8:
+                del data[at : at + rng.randint(1, 40)]
+            else:
+                data[at:at] = rng.randbytes(rng.randint(1, 40))
+        tracker = Tracker()
+        try:
+            for raw in iter_raw(io.BytesIO(bytes(data))):
+                tracker.step(raw)
+            outcomes["read to the end"] += 1
+        except PcapError:
+            outcomes["PcapError"] += 1
+    assert min(outcomes.values()) > 20  # both outcomes exercised
