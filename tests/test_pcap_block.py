@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, require_tool
 from test_pcap_source_trace import COMMITTED
 from test_pcap_text import SOURCE_TRACE
 
@@ -79,6 +79,7 @@ def test_frames_and_connection_choose_rows_not_diagnoses():
     assert [d.code for _, d in result.diagnoses] == ["shift-unverified"]
 
 
+@pytest.mark.needs_tool
 def test_inline_trace_annotated_as_printed_and_reproducible(tmp_path):
     result = run_block(tmp_path / "post.md", "format: tcpdump\n\n" + SOURCE_TRACE)
     assert [row[5] for row in result.rows] == ["5840", "5840", "92", "92", "1608"]
@@ -87,7 +88,7 @@ def test_inline_trace_annotated_as_printed_and_reproducible(tmp_path):
     # The commands the block shows print the same when run by a shell.
     shell = result.command.replace("python -m", f"{sys.executable} -m")
     run = subprocess.run(
-        ["sh", "-c", shell], cwd=tmp_path, capture_output=True, text=True, check=True,
+        [require_tool("sh"), "-c", shell], cwd=tmp_path, capture_output=True, text=True, check=True,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert "shift-unverified" in run.stdout and " 92 x64 = 5888" in run.stdout
@@ -193,6 +194,7 @@ def test_tcp_post_shows_the_trace_annotated_with_its_diagnosis(built_site):
     assert any(f"{COMMITTED.name}" in f and "<td>1608</td><td>×4</td>" in f for f in figures)
 
 
+@pytest.mark.needs_tool
 def test_commands_print_the_rows_shown(tmp_path):
     from pcap_crafted import Transfer, write
 
@@ -201,7 +203,7 @@ def test_commands_print_the_rows_shown(tmp_path):
     packets = result.command.splitlines()[0]
     assert packets.endswith("""| awk '$1 >= 4 && $1 <= 7 && $3 == "#1"'""")
     run = subprocess.run(
-        ["sh", "-c", packets.replace("python -m", f"{sys.executable} -m")],
+        [require_tool("sh"), "-c", packets.replace("python -m", f"{sys.executable} -m")],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert [line.split()[0] for line in run.stdout.splitlines()] == ["4", "5", "6", "7"]
