@@ -32,7 +32,7 @@ CLOSED_LIMIT = 5_000
 # Indexes into a direction's state list (lists, not objects: this runs per packet).
 D_SCALE, D_BASE, D_NEXT, D_ACKED, D_WINDOW, D_FIN, D_NOTED = range(7)
 # Indexes into a connection's state list.
-C_ID, C_DIRS, C_KEYS, C_CLOSED = range(4)
+C_ID, C_DIRS, C_KEYS, C_CLOSED, C_SIDES = range(5)
 
 
 def _new_direction() -> list:
@@ -58,22 +58,24 @@ class Tracker:
             else f"handshake not captured: shift {assume_shift} assumed"
         )
         # Ordered, so the oldest entry goes first in O(1) when a table is full.
-        self.live: OrderedDict[tuple, tuple[list, int]] = OrderedDict()
+        self.live: OrderedDict[tuple, tuple] = OrderedDict()
         self.live_get = self.live.get  # bound once: this runs per packet
-        self.closed: OrderedDict[tuple, tuple[list, int]] = OrderedDict()
+        self.closed: OrderedDict[tuple, tuple] = OrderedDict()
         self.count = 0
 
-    def _open(self, key: tuple, reverse: tuple, flags: int) -> tuple[list, int]:
+    def _open(self, key: tuple, reverse: tuple, flags: int) -> tuple:
         """A new connection; a SYN-ACK seen first comes from the server (direction 1)."""
         self.count += 1
         if flags & (SYN | ACK) == SYN | ACK:
             key, reverse = reverse, key
-        conn = [self.count, (_new_direction(), _new_direction()), (key, reverse), False]
+        client, server = _new_direction(), _new_direction()
+        conn = [self.count, (client, server), (key, reverse), False]
+        # What a key finds: (connection, direction, sender's state, receiver's state).
+        conn.append(((conn, 0, client, server), (conn, 1, server, client)))
         if len(self.live) >= 2 * LIVE_LIMIT:  # forget the oldest connection still open
             self._forget(self.live.popitem(last=False)[1][0], self.live)
-        self.live[key] = (conn, 0)
-        self.live[reverse] = (conn, 1)
-        return conn, 1 if flags & (SYN | ACK) == SYN | ACK else 0
+        self.live[key], self.live[reverse] = conn[C_SIDES]
+        return conn[C_SIDES][1 if flags & (SYN | ACK) == SYN | ACK else 0]
 
     def _forget(self, conn: list, table: dict) -> None:
         for key in conn[C_KEYS]:
@@ -86,8 +88,7 @@ class Tracker:
         self._forget(conn, self.live)
         if len(self.closed) >= 2 * CLOSED_LIMIT:
             self._forget(self.closed.popitem(last=False)[1][0], self.closed)
-        self.closed[key] = (conn, 0)
-        self.closed[reverse] = (conn, 1)
+        self.closed[key], self.closed[reverse] = conn[C_SIDES]
 
     def step(self, raw) -> tuple:
         """(connection, direction 0|1, scalefactor|None, window_size, rel seq, rel ack,
@@ -112,11 +113,8 @@ class Tracker:
         notes: list[str] = []
         syn = flags & SYN
         if found is None or syn:
-            conn, direction = self._find_or_open(found, key, flags, seq, notes)
-        else:
-            conn, direction = found
-        dirs = conn[C_DIRS]
-        fwd, rev = dirs[direction], dirs[1 - direction]
+            found = self._find_or_open(found, key, flags, seq, notes)
+        conn, direction, fwd, rev = found
         if length_known:  # Wireshark's relative-sequence bases (tcp_analyze_sequence_number)
             if fwd[D_BASE] is None:
                 fwd[D_BASE] = seq if syn else (seq - 1) & 0xFFFFFFFF
@@ -181,8 +179,8 @@ class Tracker:
         reverse = (key[2], key[3], key[0], key[1])
         if found is None:
             return self._open(key, reverse, flags)
-        conn, direction = found
-        base = conn[C_DIRS][direction][D_BASE]
+        conn, _direction, fwd, _rev = found
+        base = fwd[D_BASE]
         if flags & (SYN | ACK) == SYN and base is not None and seq != base:
             if not conn[C_CLOSED]:
                 self._forget(conn, self.live)
