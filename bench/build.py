@@ -118,7 +118,8 @@ def child(kind: str, content: str, output: str, cache: str) -> None:
     if kind == "plain":
         settings = read_settings(None, override={**base, "THEME": "simple", "PLUGINS": []})
     else:
-        reader_cache = Path(cache) / "pelican" / code_digest()
+        # Named by the digest of opskb's code taken when the round began (see one_round).
+        reader_cache = Path(cache) / "pelican" / (Path(cache) / "digest").read_text()
         caching = {
             "CACHE_CONTENT": True,
             "CONTENT_CACHING_LAYER": "reader",
@@ -170,6 +171,9 @@ def one_round(posts: int) -> dict[str, dict[str, float]]:
     shutil.rmtree(OUT, ignore_errors=True)
     content, cache = OUT / "content", OUT / "cache"
     generate(content, posts)
+    # One digest per round: files others edit meanwhile must not empty the reader cache.
+    cache.mkdir(parents=True)
+    (cache / "digest").write_text(code_digest())
     times = {
         "plain": timed("plain", content, OUT / "plain", cache),
         "cold": timed("cold", content, OUT / "full", cache),
