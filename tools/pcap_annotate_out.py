@@ -119,17 +119,8 @@ class JsonWriter:
 
 def _json_template(raw: tuple, conn: int, direction: int) -> str:
     """A %-template of one packet's JSON line with its connection's constants filled in."""
-    constants = json.dumps(
-        {
-            "connection": conn,
-            "direction": DIRECTIONS[direction],
-            "src": address_text(raw[2], raw[3]),
-            "sport": raw[4],
-            "dst": address_text(raw[2], raw[5]),
-            "dport": raw[6],
-        },
-        separators=(",", ":"),
-    )[1:-1].replace("%", "%%")
+    constants = json.dumps(_endpoints(raw, conn, direction), separators=(",", ":"))
+    constants = constants[1:-1].replace("%", "%%")
     return (
         '{"frame":%d,"time":%.6f,' + constants + ',"flags":"%s","seq":%d,"ack":%d,'
         '"seq_abs":%d,"ack_abs":%d,"len":%d,"window_size_value":%d,'
@@ -138,17 +129,24 @@ def _json_template(raw: tuple, conn: int, direction: int) -> str:
     )
 
 
-def _record(raw: tuple, result: tuple) -> dict:
-    conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = result
+def _endpoints(raw: tuple, conn: int, direction: int) -> dict:
+    """The fields a packet shares with every packet of its connection and direction."""
     return {
-        "frame": raw[0],
-        "time": round(raw[1], 6),
         "connection": conn,
         "direction": DIRECTIONS[direction],
         "src": address_text(raw[2], raw[3]),
         "sport": raw[4],
         "dst": address_text(raw[2], raw[5]),
         "dport": raw[6],
+    }
+
+
+def _record(raw: tuple, result: tuple) -> dict:
+    conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = result
+    return {
+        "frame": raw[0],
+        "time": round(raw[1], 6),
+        **_endpoints(raw, conn, direction),
         "flags": FLAG_TEXT[raw[7]],
         "seq": seq,
         "ack": ack,
