@@ -44,7 +44,7 @@ class Tracker:
 
     def __init__(self, assume_shift: int | None = None) -> None:
         if assume_shift is not None and not 0 <= assume_shift <= MAX_SHIFT:
-            raise ValueError(f"--assume-shift must be 0..{MAX_SHIFT}, not {assume_shift}")
+            raise ValueError(f"an assumed shift must be 0..{MAX_SHIFT}, not {assume_shift}")
         self.assume_shift = -1 if assume_shift is None else assume_shift
         # Per direction state: (tcp.window_size_scalefactor, shift applied to the window).
         self.factors = {shift: (1 << shift, shift) for shift in range(MAX_SHIFT + 1)}
