@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -150,10 +151,11 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def spawn(namespace: str, argv: list[str]) -> subprocess.Popen:
+def spawn(namespace: str, argv: list[str], cwd: Path | None = None) -> subprocess.Popen:
     """Start `argv` inside a lab namespace, in its own process group, dying with the lab."""
     return subprocess.Popen(
         in_namespace(namespace, *argv),
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -62,7 +62,8 @@ class Lab:
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def spawn(self, role: str, argv: list[str]) -> subprocess.Popen:
-        process = lab_netns.spawn(self.topology.namespace(role), argv)
+        # From the repository, so `python -m tools.…` imports whatever the caller's directory.
+        process = lab_netns.spawn(self.topology.namespace(role), argv, cwd=REPO)
         self.processes.append(process)
         return process
 

@@ -93,6 +93,7 @@ def run_lab(
     scenarios: tuple[Scenario, ...], limits: Limits, out: Path, trim_to: int | None, progress
 ) -> dict:
     """Run the scenarios one after another, each in fresh namespaces; always tear down."""
+    out = out.resolve()  # the captures are written by processes started in the repository
     out.mkdir(parents=True, exist_ok=True)
     lab = Lab(lab_netns.topology_for(os.getpid()))
     lab.teardown()  # namespaces of an earlier run that had this pid
