@@ -40,8 +40,16 @@ class Transfer:
     lose_every: int = 0  # drop every n-th new segment (0: no loss)
     burst: int = 0  # app-limited: bytes the application hands over per round (0: unlimited)
     idle_rounds: int = 0  # app-limited: rounds of silence after each burst
-    vantage: str = "client"  # where the capture is taken
+    vantage: str = "client"  # where the capture is taken: client, server or middle
     packets: list = field(default_factory=list)
+
+
+# Where the capture is: the time a packet passes it, from its client- and server-side times.
+VANTAGES = {
+    "client": lambda client_time, server_time: client_time,
+    "server": lambda client_time, server_time: server_time,
+    "middle": lambda client_time, server_time: (client_time + server_time) / 2,
+}
 
 
 def _raw(buffer: int, shift: int | None) -> int:
@@ -73,7 +81,7 @@ def craft(spec: Transfer) -> list:
 
     half, gap = spec.rtt / 2, 0.0002
     # Times on one clock: the client sends at c, the server receives at c + half.
-    seen = (lambda c_time, s_time: c_time) if spec.vantage == "client" else (lambda c, s: s)
+    seen = VANTAGES[spec.vantage]
     c_isn, s_isn = 1000, 500000
     syn_opts = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (94318, 0)), ("NOP", None)]
     shown_shift = spec.client_shift

@@ -26,18 +26,18 @@ def codes(found) -> list[str]:
     return sorted(d.code for d in found)
 
 
-@pytest.mark.parametrize("vantage", ["client", "server"])
+@pytest.mark.parametrize("vantage", ["client", "middle", "server"])
 def test_healthy_scaled_transfer_has_no_finding(tmp_path, vantage):
     assert diagnoses(Transfer(vantage=vantage), tmp_path) == []
 
 
-@pytest.mark.parametrize("vantage", ["client", "server"])
+@pytest.mark.parametrize("vantage", ["client", "middle", "server"])
 def test_application_limited_transfer_has_no_finding(tmp_path, vantage):
     spec = Transfer(burst=3000, idle_rounds=3, total=60_000, applied_shift=None, vantage=vantage)
     assert diagnoses(spec, tmp_path) == []
 
 
-@pytest.mark.parametrize("vantage", ["client", "server"])
+@pytest.mark.parametrize("vantage", ["client", "middle", "server"])
 def test_lossy_congestion_limited_transfer_has_no_finding(tmp_path, vantage):
     spec = Transfer(lose_every=17, max_cwnd=60, vantage=vantage)
     rows = list(annotate_file(str(write(spec, tmp_path / "lossy.pcap"))))
@@ -49,6 +49,16 @@ def test_lossy_congestion_limited_transfer_has_no_finding(tmp_path, vantage):
         highest = max(highest, segment.seq + segment.payload_len)
     assert resent >= 5
     assert diagnose(rows) == []
+
+
+def test_peer_using_shift_0_seen_in_the_path(tmp_path):
+    """Captured half way: the sender answers an ack half a round trip after it passes."""
+    (found,) = diagnoses(Transfer(applied_shift=0, vantage="middle"), tmp_path)
+    assert (found.code, found.estimated_shift, found.announced_shift) == (
+        "peer-ignores-shift",
+        0,
+        6,
+    )
 
 
 def test_peer_using_shift_0_seen_from_the_receiver(tmp_path):

@@ -20,6 +20,7 @@ SEQ_MOD = 1 << 32
 MIN_EDGES = 3  # window edges the sender must reach before a window limit is claimed
 MIN_EDGE_SHARE = 0.6  # share of the edges offered while sending that the sender reached
 LAG_SHARE = 0.75  # of the handshake round trip: how old an ack must be, seen beside the receiver
+NEAR_SHARE = 0.25  # of the round trip: a sender reacting faster than this is beside the capture
 RELEASE_SHARE = 0.5  # of the round trip: how soon after a window advance a bound sender sends
 
 
@@ -94,7 +95,10 @@ class Connection:
     segments: Sequence[AnnotatedSegment]
     sides: dict[str, Side]
     rtt: float | None
-    near: str | None  # the direction whose host is beside the capture point
+    # Per sender (direction): how long after its peer's segment passes the capture point
+    # that sender's answer passes it, as the handshake shows (0 beside the sender, a round
+    # trip beside its peer, in between for a capture in the path).
+    reaction: dict[str, float]
     followed: dict = field(default_factory=dict)  # follow()'s results, computed once each
 
 
@@ -111,7 +115,9 @@ def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
 
 
 def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
-    lag = LAG_SHARE * conn.rtt if conn.rtt and conn.near not in (None, sender) else 0.0
+    reaction = conn.reaction.get(sender, 0.0)
+    # Beside the sender its answers follow within microseconds, however the SYN-ACK went.
+    lag = LAG_SHARE * reaction if conn.rtt and reaction > NEAR_SHARE * conn.rtt else 0.0
     slack = RELEASE_SHARE * conn.rtt if conn.rtt else None
     found = Edges(shifts)
     pending: deque = deque()  # (time, ack, raw window) not yet visible to the sender
@@ -171,15 +177,15 @@ def window_bound(edges: Edges, k: int) -> bool:
     return not edges.passed[k] and reached >= MIN_EDGES and reached >= MIN_EDGE_SHARE * offered
 
 
-def handshake(segments: Sequence[AnnotatedSegment]) -> tuple[float | None, str | None]:
-    """(round trip, direction beside the capture) from the SYN, SYN-ACK and the ACK after.
+def handshake(segments: Sequence[AnnotatedSegment]) -> tuple[float | None, dict[str, float]]:
+    """(round trip, each sender's reaction time) from the SYN, the SYN-ACK and the ACK after.
 
-    SYN to that ACK is one round trip wherever the capture is; the host that answers
-    at once (the client after the SYN-ACK, or the server after the SYN) is beside it.
+    SYN to that ACK is one round trip wherever the capture is. The server's reaction is
+    SYN to SYN-ACK, the client's SYN-ACK to ACK, both as the capture point sees them.
     """
     syn = next((a for a in segments if a.segment.flags & (SYN | ACK) == SYN), None)
     if syn is None:
-        return None, None
+        return None, {}
     synack = next(
         (
             a
@@ -189,7 +195,7 @@ def handshake(segments: Sequence[AnnotatedSegment]) -> tuple[float | None, str |
         None,
     )
     if synack is None:
-        return None, None
+        return None, {}
     third = next(
         (
             a
@@ -202,11 +208,11 @@ def handshake(segments: Sequence[AnnotatedSegment]) -> tuple[float | None, str |
         None,
     )
     if third is None or third.segment.time <= syn.segment.time:
-        return None, None
+        return None, {}
     to_synack = synack.segment.time - syn.segment.time
     to_third = third.segment.time - synack.segment.time
-    near = syn.direction if to_third < to_synack else synack.direction
-    return third.segment.time - syn.segment.time, near
+    reaction = {synack.direction: to_synack, syn.direction: to_third}
+    return third.segment.time - syn.segment.time, reaction
 
 
 def other(direction: str) -> str:
