@@ -340,6 +340,22 @@ def _missing_halves() -> bytes:
     return _pcap_of(packets)
 
 
+def _zero_lengths() -> bytes:
+    """IPv4 total length 0 (as TSO captures show it): the frame gives the length; IPv6
+    payload length 0 without a Jumbo Payload option: not a TCP segment for Wireshark."""
+    datagrams = []
+    for packet in conversation(ports=(40020, 80)):
+        datagram = bytearray(bytes(packet))
+        datagram[2:4] = b"\0\0"
+        datagrams.append(bytes(datagram))
+    for packet in conversation(v6=True, ports=(40021, 80))[:3]:
+        datagram = bytearray(bytes(packet))
+        datagram[4:6] = b"\0\0"
+        datagrams.append(bytes(datagram))
+    wrap = LINKS["ethernet"][1]
+    return pcap([(wrap(datagram), len(wrap(datagram))) for datagram in datagrams], ETHERNET)
+
+
 CASES: dict[str, Callable[[], bytes]] = {
     "pcap_us_le.pcap": lambda: _pcap_of(conversation()),
     "pcap_us_be.pcap": lambda: _pcap_of(conversation(), order=">"),
@@ -364,4 +380,5 @@ CASES: dict[str, Callable[[], bytes]] = {
     "ipv4_options.pcap": _ipv4_options,
     "wscale_quirks.pcap": _wscale_quirks,
     "missing_halves.pcap": _missing_halves,
+    "zero_lengths.pcap": _zero_lengths,
 }

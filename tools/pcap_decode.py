@@ -179,8 +179,10 @@ def ipv6(buf, pos: int, end: int, orig_end: int):
         return None
     payload_len, next_header = _IPV6.unpack_from(buf, pos)
     src, dst = bytes(buf[pos + 8 : pos + 24]), bytes(buf[pos + 24 : pos + 40])
-    if payload_len == 0:  # jumbogram or TSO: trust the frame
-        payload_len = orig_end - pos - 40
+    if payload_len == 0:
+        if next_header != IPV6_HOPOPTS:  # no room for a Jumbo Payload option: not decoded
+            return None
+        payload_len = orig_end - pos - 40  # a jumbogram (RFC 2675): the frame says how long
     pos += 40
     fragment = False
     while next_header != IPPROTO_TCP:
