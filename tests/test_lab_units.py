@@ -6,17 +6,15 @@ Checksums are verified with scapy's own TCP checksum, an implementation independ
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from lab_crafted import CLIENT, MACS, SERVER, result, syn, write_handshake
 from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import wrpcap
 
 from tools import lab_netns, wscale_lab
 from tools.lab_capture import LabCaptureError, handshake, read_records, trim
@@ -37,22 +35,6 @@ from tools.lab_scenarios import (
     select_scenarios,
     with_sysctls,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-CLIENT, SERVER = "192.0.2.1", "192.0.2.2"
-MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
-LINUX_SYN_OPTIONS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None)]
-
-
-def syn(shift: int | None = 10, flags: str = "S", ipv6: bool = False) -> bytes:
-    options = LINUX_SYN_OPTIONS + ([("WScale", shift)] if shift is not None else [])
-    network = IPv6(src="2001:db8::1", dst="2001:db8::2") if ipv6 else IP(src=CLIENT, dst=SERVER)
-    frame = (
-        Ether(**MACS)
-        / network
-        / TCP(sport=40000, dport=5001, flags=flags, window=64240, options=options)
-    )
-    return bytes(frame)
 
 
 def scapy_checksum_ok(frame: bytes) -> bool:
@@ -240,21 +222,6 @@ def test_leftovers_are_the_namespaces_of_runs_that_are_gone():
 # --- captures and the results table -----------------------------------------------------------
 
 
-def write_handshake(path: Path) -> None:
-    to_client = Ether(**MACS) / IP(src=SERVER, dst=CLIENT)
-    to_server = Ether(**MACS) / IP(src=CLIENT, dst=SERVER)
-    synack_options = [("MSS", 1460), ("WScale", 7)]
-    frames = [
-        Ether(syn(10)),
-        to_client / TCP(sport=5001, dport=40000, flags="SA", window=65160, options=synack_options),
-        to_server / TCP(sport=40000, dport=5001, flags="A", window=63),
-        to_client / TCP(sport=5001, dport=40000, flags="PA", window=509) / Raw(b"x" * 63),
-    ]
-    for index, frame in enumerate(frames):
-        frame.time = 100 + index * 0.05
-    wrpcap(str(path), frames)
-
-
 def test_handshake_reads_both_shifts_and_the_clients_first_window(tmp_path):
     write_handshake(tmp_path / "c.pcap")
     view = handshake(tmp_path / "c.pcap")
@@ -289,22 +256,6 @@ def test_a_capture_that_is_not_pcap_is_named(tmp_path):
     (tmp_path / "bad.pcap").write_bytes(b"not a capture at all, sorry")
     with pytest.raises(LabCaptureError, match="bad.pcap: not a classic pcap file"):
         handshake(tmp_path / "bad.pcap")
-
-
-def result(name, sent, received, throughput, sysctls=None):
-    return {
-        "name": name,
-        "middlebox": "pass",
-        "client_sysctls": sysctls or {"net.ipv4.tcp_rmem": "4096 131072 33554432"},
-        "syn_shift_sent": sent,
-        "syn_shift_received": received,
-        "synack_shift_received": 10,
-        "client_first_window": 63,
-        "handshake_rtt_ms": 50.4,
-        "bytes": 6048,
-        "seconds": 4.9,
-        "throughput": throughput,
-    }
 
 
 def test_expected_peer_shift_needs_a_changed_option_on_both_sides():
@@ -391,6 +342,9 @@ def test_run_rejects_bad_limits_before_building_anything(capsys, monkeypatch, ar
     assert err.startswith("wscale_lab: ") and message in err and err.count("\n") == 1
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def test_module_runs_as_a_user_would():
     done = subprocess.run(
         [sys.executable, "-m", "tools.wscale_lab", "list"],
@@ -400,129 +354,3 @@ def test_module_runs_as_a_user_would():
         timeout=60,
     )
     assert done.returncode == 0 and "small-rmem+rewrite" in done.stdout
-
-
-# --- the post's lab block ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def post_dir(tmp_path) -> Path:
-    """A posts/ directory with ../lab/results.json beside it, as in content/."""
-    scenarios = [result("<rewrite>", 10, 0, 1234), result("healthy", 10, 10, 9e6)]
-    results = {"kernel": "6.1.0", "date": "2026-01-02", "rtt_ms": 50, "size": 10, "seconds": 5}
-    (tmp_path / "lab").mkdir()
-    for scenario in scenarios:
-        scenario["captures"] = {"client": "hs.pcap", "server": "hs.pcap"}
-    write_handshake(tmp_path / "lab" / "hs.pcap")
-    (tmp_path / "lab" / "results.json").write_text(json.dumps(results | {"scenarios": scenarios}))
-    (tmp_path / "posts").mkdir()
-    return tmp_path / "posts"
-
-
-def lab_block(post_dir, options, body=""):
-    from plugins.opskb_blocks.fences import Block, RenderContext, render_block
-
-    context = RenderContext(settings={})
-    html = render_block(Block("lab", options, body, post_dir / "p.md", 7), context)
-    return html, context.records
-
-
-def test_lab_block_renders_an_escaped_table_with_kernel_and_date(post_dir):
-    html, records = lab_block(post_dir, {})
-    assert "<td>&lt;rewrite&gt;</td>" in html and "<rewrite>" not in html
-    assert "Linux 6.1.0 on 2026-01-02" in html
-    assert '<th scope="col">SYN shift sent → received</th>' in html
-    assert 'data-copy="make lab"' in html
-    assert records[0]["language"] == "lab" and records[0]["line"] == 7
-    # A handshake alone proves nothing wrong: the annotator's columns say so.
-    assert '<th scope="col">annotator on the server&#x27;s capture</th>' in html
-    assert html.count("<td>none</td>") == 4
-
-
-def test_lab_block_names_a_missing_capture(post_dir):
-    from plugins.opskb_blocks.fences import BlockError
-
-    (post_dir.parent / "lab" / "hs.pcap").unlink()
-    with pytest.raises(BlockError, match="hs.pcap"):
-        lab_block(post_dir, {})
-
-
-@pytest.mark.parametrize(
-    "options, body, message",
-    [
-        ({"colour": "red"}, "", "unknown option 'colour'"),
-        ({}, "text", "has no body"),
-        ({"file": "../lab/missing.json"}, "", "lab/missing.json: no such results file"),
-        ({"scenarios": "nope"}, "", "'nope' is not in the results"),
-    ],
-)
-def test_lab_block_errors_name_the_post_and_line(post_dir, options, body, message):
-    from plugins.opskb_blocks.fences import BlockError
-
-    with pytest.raises(BlockError, match=message) as error:
-        lab_block(post_dir, options, body)
-    assert str(error.value).startswith(f"{post_dir / 'p.md'}:7: lab block: ")
-
-
-def test_lab_block_can_pick_scenarios(post_dir):
-    html, _ = lab_block(post_dir, {"scenarios": "healthy"})
-    assert "<td>healthy</td>" in html and "rewrite" not in html
-
-
-# --- the post's prose against the committed results --------------------------------------------
-
-POST = ROOT / "content" / "posts" / "tcp-window-scaling-linux-2-6-17.md"
-RATE = re.compile(r"\b(\d+(?:\.\d+)?) (MB|kB)/s")
-
-
-def test_every_rate_the_post_cites_is_measured_or_window_over_rtt():
-    """A rerun of `make lab` that changes a figure makes the prose fail here, not mislead."""
-    text = POST.read_text(encoding="utf-8")
-    section = text.split("## Reproduced on a current kernel", 1)[1].split("\n## ", 1)[0]
-    results = load_results(ROOT / "content" / "lab" / "results.json")
-    rtt = results["rtt_ms"] / 1000
-    measured = {rate_text(s["throughput"]) for s in results["scenarios"]}
-    arithmetic = {rate_text(65535 / rtt)} | {
-        rate_text(s["client_first_window"] / rtt) for s in results["scenarios"]
-    }
-    cited = [f"{number} {unit}/s" for number, unit in RATE.findall(section)]
-    assert len(cited) >= 8
-    assert [rate for rate in cited if rate not in measured | arithmetic] == []
-    by_name = {s["name"]: s for s in results["scenarios"]}
-    words = " ".join(section.split())
-    assert f"of {by_name['small-rmem']['client_syn_window']} the lab's capture" in words
-    assert f"raw window of {by_name['rewrite-to-0']['client_first_window']} " in words
-    assert (
-        f"window it advertises is {by_name['small-rmem+rewrite']['client_first_window']} " in words
-    )
-
-
-@pytest.mark.parametrize("side", ["client", "server"])
-def test_the_annotator_diagnoses_the_committed_lab_captures(side):
-    """The post's own captures (first 100 packets of each side): exactly the rewrites flagged."""
-    from tools.pcap_annotate import annotate_file
-    from tools.pcap_diagnose import diagnose
-
-    lab = ROOT / "content" / "lab"
-    results = load_results(lab / "results.json")
-    flagged = {}
-    for scenario in results["scenarios"]:
-        diagnoses = diagnose(list(annotate_file(lab / scenario["captures"][side])))
-        estimates = {d.estimated_shift for d in diagnoses if d.code == "peer-ignores-shift"}
-        if estimates:
-            flagged[scenario["name"]] = estimates
-    # The box changed the SYN in these (10 → 0, 7 → 0, 10 → 0 above 7), and in no other.
-    rewritten = {"rewrite-to-0": (10, 0), "small-rmem+rewrite": (7, 0), "rewrite-above-7": (10, 0)}
-    by_name = {s["name"]: s for s in results["scenarios"]}
-    for name, (sent, received) in rewritten.items():
-        assert (by_name[name]["syn_shift_sent"], by_name[name]["syn_shift_received"]) == (
-            sent,
-            received,
-        )
-    # At the client, the estimate is the shift the server applies; at the server, the one the
-    # client really uses.
-    expected = {
-        name: {received if side == "client" else sent}
-        for name, (sent, received) in rewritten.items()
-    }
-    assert flagged == {name: expected[name] for name in by_name if name in expected}
