@@ -340,6 +340,33 @@ def _missing_halves() -> bytes:
     return _pcap_of(packets)
 
 
+def _tunnels() -> bytes:
+    """TCP inside IP in IP, IPv6 in IPv4, IPv4 in IPv6, GRE with a key, GRE bridging."""
+    from scapy.layers.inet import GRE
+    from scapy.layers.l2 import Ether
+
+    outer4 = IP(src="192.0.2.1", dst="192.0.2.2")
+    outer6 = IPv6(src="2001:db8:ffff::1", dst="2001:db8:ffff::2")
+    wrappers = [
+        lambda packet: outer4 / packet,
+        lambda packet: outer6 / packet,
+        lambda packet: (
+            outer4 / GRE(key_present=1, key=7, seqnum_present=1, seqence_number=3) / packet
+        ),
+        lambda packet: (
+            outer4
+            / GRE(proto=0x6558)
+            / Ether(src="02:00:00:00:00:05", dst="02:00:00:00:00:06")
+            / packet
+        ),
+    ]
+    packets = []
+    for number, wrap in enumerate(wrappers):
+        inner = conversation(6, number, v6=number == 0, ports=(42000 + number, 80))
+        packets += [wrap(packet) for packet in inner]
+    return _pcap_of(packets)
+
+
 def _zero_lengths() -> bytes:
     """IPv4 total length 0 (as TSO captures show it): the frame gives the length; IPv6
     payload length 0 without a Jumbo Payload option: not a TCP segment for Wireshark."""
@@ -381,4 +408,5 @@ CASES: dict[str, Callable[[], bytes]] = {
     "wscale_quirks.pcap": _wscale_quirks,
     "missing_halves.pcap": _missing_halves,
     "zero_lengths.pcap": _zero_lengths,
+    "tunnels.pcap": _tunnels,
 }

@@ -55,6 +55,9 @@ _IPV4 = struct.Struct("!BxHxxHBB")  # version/ihl, total length, flags/fragment 
 _IPV6 = struct.Struct("!4xHB")  # payload length, next header
 _TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
 _TSOPT = struct.Struct("!II")
+_GRE = struct.Struct("!HH")
+GRE_OPTIONAL_FIELDS = (0x8000, 0x2000, 0x1000)  # checksum, key, sequence number present
+GRE_TRANSPARENT_ETHERNET = 0x6558
 
 
 def tcp_options(buf, pos: int, end: int) -> tuple:
@@ -155,10 +158,13 @@ def ipv4(buf, pos: int, end: int, orig_end: int):
         return None
     version_ihl, total_len, frag, _ttl, proto = _IPV4.unpack_from(buf, pos)
     header_len = (version_ihl & 0x0F) * 4
-    if version_ihl >> 4 != 4 or header_len < 20 or proto != IPPROTO_TCP:
-        return None
-    if frag & 0x1FFF:  # not the first fragment: no TCP header here
-        return None
+    if version_ihl >> 4 != 4 or header_len < 20 or frag & 0x1FFF:
+        return None  # not IPv4, or not the first fragment: no TCP header here
+    if proto != IPPROTO_TCP:
+        tunnel = TUNNELS.get(proto)
+        if tunnel is None or frag & 0x2000:
+            return None
+        return tunnel(buf, pos + header_len, end, orig_end)
     if total_len == 0:  # TSO/LRO capture: the length field was left at zero
         total_len = orig_end - pos
     return _tcp(
@@ -198,12 +204,27 @@ def ipv6(buf, pos: int, end: int, orig_end: int):
             fragment, ext_len = fragment or bool(offset_flags & 1), 8
         elif next_header == IPV6_AH:
             ext_len = (buf[pos + 1] + 2) * 4  # RFC 4302 §2.2: in 4-octet units, minus 2
+        elif next_header in TUNNELS and not fragment:
+            return TUNNELS[next_header](buf, pos, end, orig_end)
         else:
             return None
         next_header = buf[pos]
         pos += ext_len
         payload_len -= ext_len
     return _tcp(buf, pos, end, orig_end, 6, src, dst, payload_len, fragment)
+
+
+def gre(buf, pos: int, end: int, orig_end: int):
+    """GRE version 0 (RFC 2784, RFC 2890 key and sequence): IP or Ethernet inside."""
+    if end - pos < 4:
+        return None
+    flags_version, protocol = _GRE.unpack_from(buf, pos)
+    if flags_version & 0x0007:  # version 1 is PPTP's enhanced GRE, carrying PPP
+        return None
+    optional = sum(4 for bit in GRE_OPTIONAL_FIELDS if flags_version & bit)
+    if protocol == GRE_TRANSPARENT_ETHERNET:
+        return ethernet(buf, pos + 4 + optional, end, orig_end)
+    return _by_ethertype(protocol, buf, pos + 4 + optional, end, orig_end)
 
 
 def ip_by_version(buf, pos: int, end: int, orig_end: int):
@@ -321,6 +342,10 @@ def _by_family(family: int, buf, pos: int, end: int, orig_end: int):
         return ipv6(buf, pos, end, orig_end)
     return None
 
+
+# IP protocol numbers of the tunnels looked into, as Wireshark does: IP in IP (RFC 2003),
+# IPv6 in IP (RFC 4213), GRE (RFC 2784).
+TUNNELS = {4: ipv4, 41: ipv6, 47: gre}
 
 # One decoder per link type; a link type missing here is reported, not guessed.
 LINK_DECODERS = {
