@@ -351,7 +351,7 @@ def _tunnels() -> bytes:
         lambda packet: outer4 / packet,
         lambda packet: outer6 / packet,
         lambda packet: (
-            outer4 / GRE(key_present=1, key=7, seqnum_present=1, seqence_number=3) / packet
+            outer4 / GRE(key_present=1, key=7, seqnum_present=1, sequence_number=3) / packet
         ),
         lambda packet: (
             outer4
