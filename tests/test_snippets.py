@@ -67,6 +67,14 @@ def test_copy_text_keeps_exactly_the_command_lines(language, source, expected):
     assert copy_text(language, source) == expected
 
 
+def test_a_console_block_without_prompts_is_all_output():
+    trace = "1.2.3.4.42501 > 203.16.234.85.80: S 0:0 win 5840 (DF)"
+    assert split_commands("console", trace) == []
+    assert copy_text("console", trace) == trace  # nothing to pick out: the block as shown
+    assert check_block("console", trace).verdict == "unchecked"
+    assert [c.text for c in split_commands("sh", "ls\nwc -l")] == ["ls", "wc -l"]  # a script
+
+
 def test_split_commands_joins_continuations_for_checking_and_keeps_the_line():
     commands = split_commands("console", "$ banner\nout\n$ tcpdump -ni eth0 \\\n  port 80\n")
     assert [(c.line, c.text) for c in commands] == [(1, "banner"), (3, "tcpdump -ni eth0 port 80")]

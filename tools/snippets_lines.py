@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 USER_AT_HOST = r"(?:\([^)\s]*\)\s*)?[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?"
 
@@ -26,6 +26,7 @@ class Dialect:
     continuation: re.Pattern[str]  # matches a line that goes on on the next line
     comment: re.Pattern[str]
     heredocs: bool = False
+    session: bool = False  # always a session: a line without a prompt is output
 
 
 def _prompts(*patterns: str) -> tuple[re.Pattern[str], ...]:
@@ -48,6 +49,7 @@ SH_CONSOLE = Dialect(
     SH_CONTINUATION,
     re.compile(r"^\s*#(?! )"),
     heredocs=True,
+    session=True,
 )
 CMD = Dialect(
     "cmd",
@@ -75,11 +77,11 @@ DIALECTS: dict[str, Dialect] = {
     "cmd": CMD,
     "bat": CMD,
     "batch": CMD,
-    "doscon": CMD,
+    "doscon": replace(CMD, session=True),
     "powershell": POWERSHELL,
     "pwsh": POWERSHELL,
     "ps1": POWERSHELL,
-    "ps1con": POWERSHELL,
+    "ps1con": replace(POWERSHELL, session=True),
     "sysctl": SYSCTL_CONF,
 }
 
@@ -110,7 +112,7 @@ def _prompt(dialect: Dialect, line: str) -> str | None:
 
 def is_session(dialect: Dialect, lines: list[str]) -> bool:
     """A block with at least one prompted line is a session (its other lines may be output)."""
-    return any(_prompt(dialect, line) is not None for line in lines)
+    return dialect.session or any(_prompt(dialect, line) is not None for line in lines)
 
 
 def _joined(dialect: Dialect, lines: list[str]) -> str:
@@ -159,11 +161,10 @@ def split_commands(language: str, source: str) -> list[CommandLine]:
 
 def copy_text(language: str, source: str) -> str:
     """Exactly what a reader should paste: the command lines, without prompts or output."""
-    if dialect_of(language) is None:
+    commands = split_commands(language, source)
+    if not commands:  # no command to pick out (plain text, output only): the block as shown
         return source.strip("\n")
-    return "\n".join(
-        line for command in split_commands(language, source) for line in command.display_lines
-    )
+    return "\n".join(line for command in commands for line in command.display_lines)
 
 
 # Words that run the next word as the command: `sudo tcpdump …`, `env X=1 ip route …`.
