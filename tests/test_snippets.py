@@ -105,6 +105,13 @@ def test_a_line_the_vcb_linter_cannot_read_is_an_error_not_a_crash():
     assert finding(verdict, "VCB model").verdict == "error"
 
 
+def test_reading_a_sysctl_is_left_to_the_shell_check():
+    for read in ("cat /proc/sys/net/ipv4/tcp_rmem", "sysctl net.ipv4.tcp_window_scaling"):
+        verdict = check_block("sh", read)
+        assert (verdict.verdict, verdict.checkers) == ("ok", ("sh syntax",))
+        assert not verdict.needs_root
+
+
 def test_unknown_net_key_is_a_warning():
     verdict = check_block("sh", "sysctl -w net.ipv4.tcp_nonsense=1")
     assert verdict.verdict == "warning"

@@ -33,12 +33,12 @@ def _writes(command: str) -> bool:
 
 
 def knows(family: str, text: str) -> bool:
-    """Whether a command line sets a network sysctl."""
+    """Whether a command line sets a network sysctl (reading one is left to the shell check)."""
     if family == "sysctl":
         return bool(CONF_NET.match(text))
-    if PROC_SYS_NET.search(text):
-        return True
-    return any(
+    if not _writes(text):
+        return False
+    return bool(PROC_SYS_NET.search(text)) or any(
         argv[0] == "sysctl" and any(word.startswith("net.") for word in argv[1:])
         for argv in simple_commands(text)
     )
