@@ -367,6 +367,22 @@ def _tunnels() -> bytes:
     return _pcap_of(packets)
 
 
+def _mpls_pppoe() -> bytes:
+    """Ethernet carrying a two-label MPLS stack, and PPPoE sessions (IPv4 and IPv6)."""
+    labels = struct.pack("!II", 1000 << 12 | 64, 2000 << 12 | 0x100 | 64)  # bottom bit last
+
+    def pppoe(ip: bytes) -> bytes:
+        protocol = 0x0057 if ip[0] >> 4 == 6 else 0x0021
+        return struct.pack("!BBHHH", 0x11, 0, 0x1234, len(ip) + 2, protocol) + ip
+
+    captured = []
+    for packet in conversation(ports=(43000, 80)) + conversation(3, 3, v6=True, ports=(43001, 80)):
+        captured.append(ether(labels + bytes(packet), 0x8847))
+    for packet in conversation(ports=(43002, 80)) + conversation(8, 1, v6=True, ports=(43003, 80)):
+        captured.append(ether(pppoe(bytes(packet)), 0x8864))
+    return pcap([(frame, len(frame)) for frame in captured], ETHERNET)
+
+
 def _zero_lengths() -> bytes:
     """IPv4 total length 0 (as TSO captures show it): the frame gives the length; IPv6
     payload length 0 without a Jumbo Payload option: not a TCP segment for Wireshark."""
@@ -409,4 +425,5 @@ CASES: dict[str, Callable[[], bytes]] = {
     "missing_halves.pcap": _missing_halves,
     "zero_lengths.pcap": _zero_lengths,
     "tunnels.pcap": _tunnels,
+    "mpls_pppoe.pcap": _mpls_pppoe,
 }

@@ -239,11 +239,26 @@ def ip_by_version(buf, pos: int, end: int, orig_end: int):
 
 
 def _by_ethertype(ethertype: int, buf, pos: int, end: int, orig_end: int):
-    if ethertype == ETHERTYPE_IPV4:
-        return ipv4(buf, pos, end, orig_end)
-    if ethertype == ETHERTYPE_IPV6:
-        return ipv6(buf, pos, end, orig_end)
+    decode = ETHERTYPES.get(ethertype)
+    return None if decode is None else decode(buf, pos, end, orig_end)
+
+
+def mpls(buf, pos: int, end: int, orig_end: int):
+    """An MPLS label stack (RFC 3032), then IP told by its version, as Wireshark guesses."""
+    while end - pos >= 4:
+        bottom = buf[pos + 2] & 0x01
+        pos += 4
+        if bottom:
+            return ip_by_version(buf, pos, end, orig_end)
     return None
+
+
+def pppoe_session(buf, pos: int, end: int, orig_end: int):
+    """PPPoE session header (RFC 2516) and the PPP protocol field: IPv4 or IPv6 inside."""
+    if end - pos < 8:
+        return None
+    decode = PPP_PROTOCOLS.get(_U16.unpack_from(buf, pos + 6)[0])
+    return None if decode is None else decode(buf, pos + 8, end, orig_end)
 
 
 # The common frame in one read: Ethernet type, then IPv4 (version/IHL, total length,
@@ -343,6 +358,14 @@ def _by_family(family: int, buf, pos: int, end: int, orig_end: int):
     return None
 
 
+ETHERTYPES = {
+    ETHERTYPE_IPV4: ipv4,
+    ETHERTYPE_IPV6: ipv6,
+    0x8847: mpls,  # MPLS unicast
+    0x8848: mpls,  # MPLS multicast
+    0x8864: pppoe_session,
+}
+PPP_PROTOCOLS = {0x0021: ipv4, 0x0057: ipv6}
 # IP protocol numbers of the tunnels looked into, as Wireshark does: IP in IP (RFC 2003),
 # IPv6 in IP (RFC 4213), GRE (RFC 2784).
 TUNNELS = {4: ipv4, 41: ipv6, 47: gre}
