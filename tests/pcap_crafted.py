@@ -25,12 +25,11 @@ class Transfer:
     client_shift: int | None = 6  # None: the client sends no Window Scale option
     server_shift: int | None = 2
     syn_window: int = 5840
-    applied_shift: int | None = (
-        None  # shift the server applies to client windows (None: as announced)
-    )
-    shift_seen_by_server: int | None = (
-        None  # the SYN's option as captured at the server, if rewritten
-    )
+    # The shift the server applies to the client's windows (None: as announced).
+    applied_shift: int | None = None
+    # The SYN's option as captured at the server when a box rewrote it (None: as sent).
+    shift_seen_by_server: int | None = None
+    stripped: bool = False  # the SYN reaches the server without the option
     client_buffer: int = 1_025_408  # 16022 << 6
     total: int = 600_000
     rounds: int = 40
@@ -87,6 +86,8 @@ def craft(spec: Transfer) -> list:
     shown_shift = spec.client_shift
     if spec.vantage == "server" and spec.shift_seen_by_server is not None:
         shown_shift = spec.shift_seen_by_server
+    if spec.vantage == "server" and spec.stripped:
+        shown_shift = None
     if shown_shift is not None:
         syn_opts.append(("WScale", shown_shift))
     emit(seen(0.0, half), "c", "S", c_isn, 0, spec.syn_window, options=syn_opts)
