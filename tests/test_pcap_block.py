@@ -221,3 +221,25 @@ def test_assume_shift_for_a_capture_without_handshake(tmp_path):
     assert plain.rows[client_ack][5:8] == ("16022", "unknown", "16022")
     assert assumed.rows[client_ack][5:8] == ("16022", "×64", "1025408")  # 16022 << 6
     assert "--assume-shift 6 " in assumed.command
+
+
+def test_compare_with_the_other_end(tmp_path):
+    from pcap_crafted import Transfer, write
+
+    spec = {"applied_shift": 0, "shift_seen_by_server": 0}
+    write(Transfer(vantage="client", **spec), tmp_path / "client.pcap")
+    write(Transfer(vantage="server", **spec), tmp_path / "server.pcap")
+    result = run_block(tmp_path / "post.md", "file: server.pcap\nframes: 1-3\ncompare: client.pcap")
+    codes = [d.code for _, d in result.diagnoses]
+    assert codes == ["peer-ignores-shift", "shift-rewritten"]
+    rewritten = result.diagnoses[1][1]
+    assert (rewritten.announced_shift, rewritten.applied_shift) == (6, 0)
+    assert result.command.splitlines()[-1] == (
+        f"python -m tools.pcap_compare {tmp_path}/server.pcap {tmp_path}/client.pcap"
+    )
+    with pytest.raises(PcapBlockError, match="capture not found") as caught:
+        run_block(tmp_path / "post.md", "file: server.pcap\ncompare: gone.pcap")
+    assert caught.value.line == 2
+    with pytest.raises(PcapBlockError, match="needs file") as caught:
+        parse_block("format: tcpdump\ncompare: client.pcap\n\n" + SOURCE_TRACE)
+    assert caught.value.line == 2

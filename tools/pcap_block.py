@@ -5,12 +5,14 @@
     frames: 1-5                               connection: 1
     connection: 1
     assume-shift: 6                           1.2.3.4.42501 > 203.16.234.85.80: S 0:0 …
-    ```                                       ```
+    compare: other-end.pcap                   ```
+    ```
 
 Options are `name: value` lines at the top of the body; with `format: tcpdump` a blank
 line ends them and the rest of the body is tcpdump's text output, read as printed. A
 capture (`file:`) is found beside the post. The table shows the chosen frames of the
-chosen connection; the diagnoses rest on each shown connection's whole capture. Errors
+chosen connection; the diagnoses rest on each shown connection's whole capture, and
+`compare:` adds what a capture of the same connections at the other end proves. Errors
 are `PcapBlockError`s whose `line` is the 1-based body line they are about.
 """
 
@@ -82,6 +84,7 @@ def _format(text: str) -> str:
 # Block options: name -> parser of its value (raises ValueError with a user's message).
 OPTIONS: dict[str, Callable[[str], object]] = {
     "file": str,
+    "compare": str,
     "frames": _frames,
     "connection": _positive,
     "assume-shift": _shift,
@@ -136,6 +139,8 @@ def parse_block(source: str) -> PcapBlock:
     rest = lines[index + 1 :] if index < len(lines) else []
     if inline and "file" in options:
         raise PcapBlockError("give either file: or format: tcpdump with the trace", where["file"])
+    if inline and "compare" in options:
+        raise PcapBlockError("compare: needs file: (two captures)", where["compare"])
     if inline and not any(line.strip() for line in rest):
         raise PcapBlockError("format: tcpdump needs the trace after a blank line", where["format"])
     if not inline and "file" not in options:
@@ -208,19 +213,38 @@ def _annotated(post: Path, block: PcapBlock) -> tuple[list[AnnotatedSegment], tu
             raise PcapBlockError(error.reason, block.trace_line + error.line - 1) from None
         save = f"cat > trace.txt <<'{HEREDOC_END}'\n{block.trace}{HEREDOC_END}"
         return rows, (save, f"{base} --text trace.txt", f"{base} --text --summary trace.txt")
-    name = str(block.options["file"])
-    path = post.parent / name
-    line = block.lines["file"]
-    if Path(name).is_absolute() or ".." in Path(name).parts:
-        raise PcapBlockError(f"file: {name} must be a name beside the post", line)
-    if not path.is_file():
-        raise PcapBlockError(f"capture not found: {path}", line)
+    path = _capture(post, block, "file")
     try:
         rows = list(annotate_file(str(path), shift))
     except ValueError as error:  # the annotator's errors for a corrupt capture
-        raise PcapBlockError(f"{path}: {error}", line) from None
+        raise PcapBlockError(f"{path}: {error}", block.lines["file"]) from None
     target = shlex.quote(str(path))
     return rows, (f"{base} {target}", f"{base} --summary {target}")
+
+
+def _capture(post: Path, block: PcapBlock, option: str) -> Path:
+    """The capture an option names, beside the post."""
+    name, line = str(block.options[option]), block.lines[option]
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise PcapBlockError(f"{option}: {name} must be a name beside the post", line)
+    path = post.parent / name
+    if not path.is_file():
+        raise PcapBlockError(f"capture not found: {path}", line)
+    return path
+
+
+def _compared(post: Path, block: PcapBlock, rows: list) -> tuple[list, str]:
+    """Findings of `compare:` (the same connections captured at the other end), and its command."""
+    from tools.pcap_annotate import annotate_file
+    from tools.pcap_compare import compare
+
+    path = _capture(post, block, "compare")
+    try:
+        other = list(annotate_file(str(path)))
+    except ValueError as error:
+        raise PcapBlockError(f"{path}: {error}", block.lines["compare"]) from None
+    first = shlex.quote(str(_capture(post, block, "file")))
+    return compare(rows, other), f"python -m tools.pcap_compare {first} {shlex.quote(str(path))}"
 
 
 def _selected(commands: tuple[str, ...], options: dict) -> tuple[str, ...]:
@@ -274,9 +298,14 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
     commands = _selected(commands, block.options)
     numbers = relative_numbers(rows)
     found, connections = [], []
+    compared: list = []
+    if "compare" in block.options:
+        compared, command = _compared(post, block, rows)
+        commands += (command,)
     for connection in sorted({r.connection for r in shown}):
         segments = [r for r in rows if r.connection == connection]
         found += [(connection, diagnosis) for diagnosis in diagnose(segments)]
+        found += [(number, diagnosis) for number, diagnosis in compared if number == connection]
         connections.append(_describe(connection, segments))
     source_name = "the trace as printed" if block.trace else str(block.options["file"])
     return BlockResult(
