@@ -129,6 +129,8 @@ def test_unknown_net_key_is_a_warning():
         ("sh", "tshark -r x.pcap -Y 'tcp.prot == 80'", 1, "tcp.prot"),
         ("sh", "ip route change default via 192.0.2.1 dev eth0 window 2000000000", 1, "65535·2^14"),
         ("sh", "ip route add 10.0.0.1/8 dev eth0", 1, "not a valid prefix"),
+        ("sh", "python -m tools.snippets check --bogus content/", 1, "unrecognized arguments"),
+        ("sh", "python3 -m tools.no_such_tool --help", 1, "no such opskb tool"),
     ],
 )
 def test_broken_commands_are_errors_at_their_line(language, source, line, words):
@@ -164,6 +166,13 @@ def test_in_process_filter_compiler_agrees_with_tcpdump(expression, linktype):
     assert compiled[0] == (done.returncode == 0)
     if not compiled[0]:
         assert compiled[1] in done.stderr
+
+
+def test_an_opskb_tool_line_is_parsed_by_the_tool_never_run(tmp_path):
+    line = f"python -m tools.snippets check --json {tmp_path / 'never-created'}"
+    verdict = check_block("sh", line)
+    assert finding(verdict, "opskb tool").verdict == "ok"
+    assert verdict.badge == "checked: opskb tool options · sh syntax (bash -n)"
 
 
 def test_ip_route_window_limit_is_inclusive():
@@ -217,7 +226,10 @@ def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
         return cache, verdicts
 
     # Every checker of the sh family looks at both blocks (most find nothing to say).
-    every = {"sysctl": 2, "VCB model": 2, "tcpdump/tshark": 2, "ip route": 2, "sh syntax": 2}
+    every = {
+        "sysctl": 2, "VCB model": 2, "tcpdump/tshark": 2, "ip route": 2, "opskb tool": 2,
+        "sh syntax": 2,
+    }  # fmt: skip
     first, verdicts = run()
     assert first.hits == {} and first.misses == every
     second, again = run()
@@ -226,8 +238,10 @@ def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
     wscale = tmp_path / "repo" / "tools" / "wscale_sysctl.py"
     wscale.write_text(wscale.read_text() + "\n# edited\n")
     third, after_edit = run()
-    assert third.misses == {"sysctl": 2}
-    assert third.hits == {name: 2 for name in every if name != "sysctl"}
+    # The sysctl checker delegates to tools.wscale; the opskb-tool checker reads every
+    # tool's parser, so it depends on every tools/*.py. Nothing else is checked again.
+    assert third.misses == {"sysctl": 2, "opskb tool": 2}
+    assert third.hits == {name: 2 for name in every if name not in third.misses}
     assert after_edit == verdicts
     fourth, _ = run()  # the re-checked sysctl reports were written back
     assert fourth.misses == {} and fourth.hits == every

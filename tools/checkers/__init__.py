@@ -8,7 +8,7 @@ invalidates the sysctl verdicts and nothing else.
 
 from __future__ import annotations
 
-from . import capture, iproute, shell, sysctl, vcb
+from . import capture, iproute, opskb_tools, shell, sysctl, vcb
 from .base import Checker, Finding, Report, Snippet, worst
 
 __all__ = ["CHECKERS", "Checker", "Finding", "Report", "Snippet", "worst"]
@@ -37,6 +37,8 @@ CHECKERS: tuple[Checker, ...] = (
         programs=("tcpdump", "tshark"),
     ),
     Checker(iproute.NAME, frozenset({SH}), ("tools/checkers/iproute.py",), iproute.check),
+    # Any tool module may define the options: every one of them is part of the key.
+    Checker(opskb_tools.NAME, frozenset({SH}), ("tools/*.py",), opskb_tools.check),
     Checker(
         shell.NAME, frozenset({SH}), ("tools/checkers/shell.py",), shell.check, programs=("bash",)
     ),
