@@ -132,6 +132,16 @@ def _ethertype(ip: bytes) -> int:
     return 0x86DD if ip[0] >> 4 == 6 else 0x0800
 
 
+def radiotap(ip: bytes) -> bytes:
+    """An 802.11 data frame behind a radiotap header, with LLC/SNAP before the IP datagram."""
+    from scapy.layers.dot11 import Dot11, RadioTap
+    from scapy.layers.l2 import LLC, SNAP
+
+    header = RadioTap() / Dot11(type=2, addr1="02:00:00:00:00:02", addr2="02:00:00:00:00:01")
+    header = header / LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(code=_ethertype(ip))
+    return bytes(header) + ip
+
+
 LINKS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
     "ethernet": (ETHERNET, lambda ip: ether(ip, _ethertype(ip))),
     "vlan": (ETHERNET, lambda ip: ether(ip, _ethertype(ip), (0x8100,))),
@@ -150,6 +160,8 @@ LINKS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
     "null_le": (NULL, lambda ip: struct.pack("<I", 30 if ip[0] >> 4 == 6 else 2) + ip),
     "null_be": (NULL, lambda ip: struct.pack(">I", 24 if ip[0] >> 4 == 6 else 2) + ip),
     "loop": (LOOP, lambda ip: struct.pack(">I", 28 if ip[0] >> 4 == 6 else 2) + ip),
+    "ppp": (9, lambda ip: b"\xff\x03" + (b"\x00\x57" if ip[0] >> 4 == 6 else b"\x00\x21") + ip),
+    "radiotap": (127, radiotap),  # read with scapy: no struct decoder for 802.11
     "ipv4": (IPV4, lambda ip: ip),
     "ipv6": (IPV6, lambda ip: ip),
 }

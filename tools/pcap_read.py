@@ -117,6 +117,16 @@ def _records(stream: _Stream) -> Iterator[tuple]:
     raise PcapError(f"not a pcap or pcapng file (magic 0x{magic:08x})", 0, 0)
 
 
+def _link_decoder(linktype: int):
+    """The struct decoder of a link type, else scapy's dissection of it, else None."""
+    decode = LINK_DECODERS.get(linktype)
+    if decode is None:
+        from tools.pcap_scapy import scapy_decoder
+
+        decode = scapy_decoder(linktype)
+    return decode
+
+
 def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
     if not stream.fill(24):
         raise PcapError("file header cut short (24 bytes needed)", 0, 0)
@@ -125,7 +135,7 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
     )
     frac_scale = 1e-9 if magic == PCAP_MAGIC_NS else 1e-6
     linktype &= 0x0FFFFFFF  # the upper bits carry the FCS length (pcap-linktype(7))
-    decode = LINK_DECODERS.get(linktype)
+    decode = _link_decoder(linktype)
     if decode is None:
         raise PcapError(f"link type {linktype} is not supported", 20, 0)
     limit = max(snaplen, MAX_FRAME) if snaplen <= MAX_FRAME * 4 else MAX_FRAME * 4
@@ -183,7 +193,7 @@ class _Interface:
 
     def __init__(self, linktype: int, snaplen: int, tick: float, offset: int) -> None:
         self.linktype, self.snaplen, self.tick, self.offset = linktype, snaplen, tick, offset
-        self.decode = LINK_DECODERS.get(linktype)
+        self.decode = _link_decoder(linktype)
 
 
 def _idb_options(buf, pos: int, end: int, order: str) -> tuple[float, int]:

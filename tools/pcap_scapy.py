@@ -1,0 +1,45 @@
+"""Link types the struct decoder does not know (802.11, radiotap, PPP, ...), read with scapy.
+
+Slow (scapy dissects the whole frame) but used only for those link types: the reader
+asks `scapy_decoder(linktype)` when `tools.pcap_decode.LINK_DECODERS` has no entry.
+Scapy finds the IP layer; the struct decoder reads from there as for any other frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from tools.pcap_decode import ip_by_version
+
+logger = logging.getLogger(__name__)
+
+
+def scapy_decoder(linktype: int) -> Callable | None:
+    """A decoder with the `LINK_DECODERS` signature, or None if scapy lacks the type too."""
+    import scapy.all  # noqa: F401 - loads every layer, so the link-type table is complete
+    from scapy.config import conf
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+
+    link_layer = conf.l2types.num2layer.get(linktype)
+    if link_layer is None:
+        return None
+    logger.info("link type %s read with scapy's %s (slower)", linktype, link_layer.__name__)
+
+    def decode(buf, pos: int, end: int, orig_end: int):
+        """Skip the headers scapy dissected before the first IP layer, then decode."""
+        layer = link_layer(bytes(buf[pos:end]))
+        offset = 0
+        while layer and not isinstance(layer, IP | IPv6):
+            header = layer.raw_packet_cache  # the bytes scapy dissected for this header
+            if header is None:  # not kept (a post-dissection hook ran): built length
+                offset += len(bytes(layer)) - len(bytes(layer.payload))
+            else:
+                offset += len(header)
+            layer = layer.payload
+        if not layer:
+            return None
+        return ip_by_version(buf, pos + offset, end, orig_end)
+
+    return decode
