@@ -36,6 +36,7 @@ OPTIONS = {
     "unchecked": "why no checker can check this block (required when none does)",
     "kernel": "the Linux version sysctl settings are judged against",
 }
+NOBODY = "none"  # the checker named in a finding about what no checker covers
 # Languages rendered by their own tool (fences.RENDERERS in the plugin), not as snippets.
 # Listed here so the checker runs without importing Pelican; a test keeps the two equal.
 TOOL_BLOCKS = frozenset({"lab", "pcap", "vcb", "wscale"})
@@ -76,14 +77,6 @@ class BlockVerdict:
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(finding for finding in self.findings if finding.verdict == "warning")
 
-    @property
-    def message(self) -> str:
-        """One line for the report: the first problem, or what checked the block."""
-        problems = self.errors or self.warnings
-        if problems:
-            return f"line {problems[0].line}: {problems[0].message}"
-        return self.badge
-
 
 def _options(options: dict[str, str]) -> tuple[str, str | None]:
     """The unchecked reason and the kernel option, after refusing unknown options."""
@@ -95,6 +88,21 @@ def _options(options: dict[str, str]) -> tuple[str, str | None]:
     if "unchecked" in options and reason.strip() in {"", "true"}:
         raise SnippetError('unchecked needs a reason: unchecked="why no checker applies"')
     return reason.strip(), options.get("kernel")
+
+
+def _coverage(commands, findings: list[Finding], reason: str) -> list[Finding]:
+    """Warnings on what the checkers left: unknown commands, or a reason no longer needed."""
+    covered = {finding.line for finding in findings}
+    if findings and not reason:
+        return [
+            Finding(command.line, command.text, NOBODY, "warning", "no checker knows this command")
+            for command in commands
+            if command.line not in covered
+        ]
+    if reason and commands and all(command.line in covered for command in commands):
+        message = f"marked unchecked ({reason}) but every command is checked: drop the option"
+        return [Finding(commands[0].line, commands[0].text, NOBODY, "warning", message)]
+    return []
 
 
 def check_block(
@@ -124,17 +132,7 @@ def check_block(
         )  # fmt: skip
     reports = [(checker.name, report) for checker, report in zip(checkers, found, strict=True)]
     findings = [finding for _, report in reports for finding in report.findings]
-    covered = {finding.line for finding in findings}
-    if findings and not reason:
-        findings += [
-            Finding(command.line, command.text, "none", "warning", "no checker knows this command")
-            for command in commands
-            if command.line not in covered
-        ]
-    if reason and commands and all(command.line in covered for command in commands):
-        first = commands[0]
-        message = f"marked unchecked ({reason}) but every command is checked: drop the option"
-        findings.append(Finding(first.line, first.text, "none", "warning", message))
+    findings += _coverage(commands, findings, reason)
     findings.sort(key=lambda finding: finding.line)
     used = tuple(name for name, report in reports if report.findings)
     if not used:
@@ -176,14 +174,18 @@ def require_publishable(verdict: BlockVerdict) -> None:
 
 
 def block_record(post: str, line: int, verdict: BlockVerdict) -> dict:
-    """The row of the snippet report for one block."""
+    """The row of the snippet report for a block whose fence is on `line` of `post`."""
+    problems = verdict.errors or verdict.warnings
+    message = verdict.badge
+    if problems:
+        message = f"line {line + problems[0].line}: {problems[0].message}"
     return {
         "post": post,
         "line": line,
         "language": verdict.language,
-        "checker": ", ".join(verdict.checkers) or "none",
+        "checker": ", ".join(verdict.checkers) or NOBODY,
         "verdict": verdict.verdict,
-        "message": verdict.message,
+        "message": message,
         "needs_root": verdict.needs_root,
         "destructive": verdict.destructive,
     }
