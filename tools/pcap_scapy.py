@@ -28,18 +28,24 @@ def scapy_decoder(linktype: int) -> Callable | None:
     logger.info("link type %s read with scapy's %s (slower)", linktype, link_layer.__name__)
 
     def decode(buf, pos: int, end: int, orig_end: int):
-        """Skip the headers scapy dissected before the first IP layer, then decode."""
-        layer = link_layer(bytes(buf[pos:end]))
-        offset = 0
-        while layer and not isinstance(layer, IP | IPv6):
-            header = layer.raw_packet_cache  # the bytes scapy dissected for this header
-            if header is None:  # not kept (a post-dissection hook ran): built length
-                offset += len(bytes(layer)) - len(bytes(layer.payload))
-            else:
-                offset += len(header)
-            layer = layer.payload
-        if not layer:
-            return None
-        return ip_by_version(buf, pos + offset, end, orig_end)
+        try:
+            offset = _ip_offset(link_layer(bytes(buf[pos:end])), (IP, IPv6))
+        except Exception:  # noqa: BLE001 - scapy's dissectors raise many kinds on bad frames
+            logger.debug("scapy could not dissect a %s frame", link_layer.__name__)
+            return None  # a malformed link header: no segment here, as for Wireshark
+        return None if offset is None else ip_by_version(buf, pos + offset, end, orig_end)
 
     return decode
+
+
+def _ip_offset(layer, ip_layers: tuple) -> int | None:
+    """Bytes before the first IP layer of a dissected frame; None if it has none."""
+    offset = 0
+    while layer and not isinstance(layer, ip_layers):
+        header = layer.raw_packet_cache  # the bytes scapy dissected for this header
+        if header is None:  # not kept (a post-dissection hook ran): its built length
+            offset += len(bytes(layer)) - len(bytes(layer.payload))
+        else:
+            offset += len(header)
+        layer = layer.payload
+    return offset if layer else None
