@@ -130,3 +130,12 @@ def test_real_tcpdump_output_lexes_without_errors(options):
     assert "".join(value for _, value in pairs) == text
     assert not [value for token, value in pairs if token in Error]
     assert sum(token is Name.Decorator for token, _ in pairs) == (5 if "-v" in options else 0)
+
+
+@pytest.mark.parametrize("language", ["tcpdump", "console-with-trace"])
+def test_code_blocks_of_posts_use_the_lexers(language):
+    from plugins.opskb_blocks.snippet import highlighted
+
+    page = highlighted(language, SOURCE_TRACE)
+    assert '<span class="nv">1.2.3.4</span>' in page  # Name.Variable: an address
+    assert '<span class="nd">(DF)</span>' in page and '<span class="gp">' in page
