@@ -42,6 +42,10 @@ lab: $(VENV)/.installed
 	$(PY) -m tools.wscale_lab run --out content/lab --trim 100 \
 		--scenarios default,rewrite-above-7,small-rmem+rewrite-above-7,route-window,route-window+rewrite
 
+# Every benchmark runs its baseline in the same run and prints the ratio (bench/*.py).
+bench: $(VENV)/.installed
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
