@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, require_tool
+from conftest import CAPTURES, ROOT, require_path, require_tool
 
 from tools.pcap_records import ACK, ECE, FIN, PSH, RST, SYN
 from tools.pcap_text import TextTraceError, looks_like_text, main, parse_lines, read_text
@@ -91,6 +91,16 @@ def test_lines_that_are_not_tcp_are_skipped():
     assert (
         segment.flags == RST and segment.frame == 1 and segment.time == pytest.approx(43200.000003)
     )
+
+
+def test_segment_cut_by_the_snap_length():
+    line = (
+        "19:43:41.634774 IP 201.186.157.67.60827 > 128.3.26.249.25: Flags [SEW],"
+        " seq 1041724894, win 5840, options [mss 1460,sackOK,TS [|tcp]>"
+    )
+    (segment,) = segments(line)
+    assert segment.truncated and not segment.options_complete
+    assert (segment.mss, segment.sack_permitted, segment.wscale) == (1460, True, None)
 
 
 def test_clock_times_wrap_past_midnight():
@@ -271,3 +281,34 @@ def test_nanosecond_timestamps(crafted_capture):
     path, truth = crafted_capture
     read = segments(tcpdump_text(path, "-tt", "--time-stamp-precision=nano"))
     assert [s.time for s in read] == pytest.approx([T0 + t["time"] for t in truth], abs=2e-6)
+
+
+@pytest.mark.needs_tool
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ws_examples_anon.pcapng",
+        "zeek_ftp_ipv6.pcap",
+        "zeek_missing_syn.pcap",
+        "zeek_truncated_header.pcap",
+        "zeek_wscale_255.pcap",
+    ],
+)
+def test_real_captures_printed_by_tcpdump_read_as_tshark_decodes_them(name):
+    """tcpdump prints the shared captures; the reader must find what tshark finds in them."""
+    path = require_path(CAPTURES / name, "the shared captures")
+    fields = ["tcp.window_size_value", "tcp.flags", "tcp.len", "tcp.options.wscale.shift"]
+    tshark = subprocess.run(
+        [require_tool("tshark"), "-r", str(path), "-Y", "tcp", "-T", "fields"]
+        + [arg for field in fields for arg in ("-e", field)],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    read = segments(tcpdump_text(path))
+    assert len(read) == len(tshark)
+    for segment, row in zip(read, tshark, strict=True):
+        window, flags, length, shift = (row.split("\t") + [""] * 4)[:4]
+        assert segment.window == int(window)
+        assert segment.flags == int(flags, 16) & 0xFF
+        if segment.options_complete and length:
+            assert segment.payload_len == int(length)
+        assert segment.wscale == (int(shift) if shift else None)

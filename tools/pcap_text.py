@@ -113,6 +113,11 @@ def _parse_options(text: str | None) -> dict:
     return found
 
 
+def _cut(rest: str) -> dict:
+    """tcpdump marks a segment cut by the snap length with `[|tcp]`."""
+    return {"truncated": True, "options_complete": False} if "[|tcp]" in rest else {}
+
+
 def _flag_bits(letters: str, table: dict[str, int], line: int) -> int:
     bits = 0
     for letter in "" if letters == "none" else letters:
@@ -185,7 +190,7 @@ def parse_segment(text: str, line: int = 0) -> tuple[str, Printed] | None:
         ack=int(match["ack"]) if match["ack"] is not None else None,
         window=int(match["win"]),
         length=length,
-        options=_parse_options(match["options"]),
+        options=_parse_options(match["options"]) | _cut(rest),
     )
     return prefix, printed
 
