@@ -11,8 +11,9 @@ in a fresh interpreter:
   3. opskb full build with the verdict cache warm (nothing changed; reader cache off);
   4. opskb rebuild after touching one post, with both caches warm.
 Prints the times and the ratios the project targets: 2/1 and 3/1 (≤ 1.15), 4/2 (≤ 0.40).
-Pelican's reader cache lives in a directory named by the digest of tools/, plugins/ and
-theme/, so a change in opskb's code never serves HTML rendered by older code.
+Pelican's reader cache is filed by the opskb plugin under a digest of opskb's code, pins,
+settings and content files (plugins/opskb_blocks/content_cache.py), so a cached build
+never serves HTML rendered by other code.
 """
 
 from __future__ import annotations
@@ -86,12 +87,6 @@ def generate(directory: Path, count: int) -> None:
         (posts / f"note-{n:04d}.md").write_text("\n".join(parts), encoding="utf-8")
 
 
-def code_digest() -> str:
-    from tools.snippets_cache import code_hash
-
-    return code_hash(("tools/**/*.py", "plugins/**/*.py", "theme/**/*"))[:16]
-
-
 def child(kind: str, content: str, output: str, cache: str) -> None:
     """Run one build in this interpreter and print its wall time as JSON."""
     import logging
@@ -121,8 +116,8 @@ def child(kind: str, content: str, output: str, cache: str) -> None:
             codehilite = "markdown.extensions.codehilite"
             settings["MARKDOWN"]["extension_configs"][codehilite]["guess_lang"] = False
     else:
-        # Named by the digest of opskb's code taken when the round began (see one_round).
-        reader_cache = Path(cache) / "pelican" / (Path(cache) / "digest").read_text()
+        # The opskb plugin files the reader cache under a digest of opskb's code and inputs.
+        reader_cache = Path(cache) / "pelican"
         caching = {
             "CACHE_CONTENT": True,
             "CONTENT_CACHING_LAYER": "reader",
@@ -186,9 +181,6 @@ def one_round(posts: int) -> dict[str, dict[str, float]]:
     shutil.rmtree(OUT, ignore_errors=True)
     content, cache = OUT / "content", OUT / "cache"
     generate(content, posts)
-    # One digest per round: files others edit meanwhile must not empty the reader cache.
-    cache.mkdir(parents=True)
-    (cache / "digest").write_text(code_digest())
     times = {
         "plain": timed("plain", content, OUT / "plain", cache),
         "plain-noguess": timed("plain-noguess", content, OUT / "plain", cache),

@@ -257,6 +257,34 @@ def test_an_unreadable_cache_is_checked_again(tmp_path):
     assert again.misses == {} and again.hits["sh syntax"] == 1
 
 
+def test_build_digest_follows_code_inputs_and_settings_but_not_cache_switches(tmp_path):
+    from tools.snippets_cache import build_digest
+
+    repo, content = tmp_path / "repo", tmp_path / "content"
+    shutil.copytree(ROOT / "tools", repo / "tools")
+    shutil.copytree(
+        ROOT / "plugins", repo / "plugins", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (content / "posts").mkdir(parents=True)
+    (content / "posts" / "trace.pcap").write_bytes(b"1")
+    settings = {"MARKDOWN": {"output_format": "html5"}, "CACHE_CONTENT": True}
+
+    def digest(**changes):
+        return build_digest({**settings, **changes}, content, repo)
+
+    first = digest()
+    assert digest(LOAD_CONTENT_CACHE=True, CACHE_PATH="elsewhere") == first
+    assert digest(MARKDOWN={"output_format": "xhtml"}) != first
+    (content / "posts" / "post.md").write_text("a post's own text is Pelican's to track")
+    assert digest() == first
+    (content / "posts" / "trace.pcap").write_bytes(b"22")
+    second = digest()
+    assert second != first
+    wscale = repo / "tools" / "wscale_sysctl.py"
+    wscale.write_text(wscale.read_text() + "\n# edited\n")
+    assert digest() != second
+
+
 def write_post(directory: Path, name: str, body: str) -> Path:
     post = directory / name
     post.write_text(f"Title: {name}\nDate: 2020-01-01\n\nText.\n\n{body}\n", encoding="utf-8")

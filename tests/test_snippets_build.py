@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,25 +16,36 @@ from tools.site import build
 FRONT = "Title: {title}\nDate: 2020-01-0{day}\nCategory: test\n\nSome prose.\n\n"
 
 
-def build_posts(
-    tmp_path: Path, posts: dict[str, str], log: io.StringIO | None = None, **settings
-) -> tuple[list[str], Path]:
-    """Build the given posts (name -> body) with opskb's settings; errors and output dir."""
-    content = tmp_path / "content"
+def write_posts(content: Path, posts: dict[str, str]) -> Path:
+    """Write the posts (name -> body after the front matter) under content/posts/."""
     (content / "posts").mkdir(parents=True)
     for day, (name, body) in enumerate(sorted(posts.items()), start=1):
         text = FRONT.format(title=name, day=day) + body + "\n"
         (content / "posts" / f"{name}.md").write_text(text, encoding="utf-8")
-    output = tmp_path / "output"
+    return content
+
+
+def build_content(
+    content: Path, output: Path, log: io.StringIO | None = None, **settings
+) -> list[str]:
+    """Build a content directory with opskb's settings; the error lines."""
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        overrides = {"PATH": str(content), "OPSKB_SNIPPETS": {"cache": str(tmp_path / "cache")}}
-        overrides.update(settings)
-        errors = build(ROOT / "pelicanconf.py", output, overrides, stream=log or io.StringIO())
+        cache = {"cache": str(content.parent / "cache")}
+        overrides = {"PATH": str(content), "OPSKB_SNIPPETS": cache, **settings}
+        return build(ROOT / "pelicanconf.py", output, overrides, stream=log or io.StringIO())
     finally:
         os.chdir(cwd)
-    return errors, output
+
+
+def build_posts(
+    tmp_path: Path, posts: dict[str, str], log: io.StringIO | None = None, **settings
+) -> tuple[list[str], Path]:
+    """Build the given posts (name -> body) with opskb's settings; errors and output dir."""
+    content = write_posts(tmp_path / "content", posts)
+    output = tmp_path / "output"
+    return build_content(content, output, log, **settings), output
 
 
 class Figures(HTMLParser):
@@ -161,6 +173,39 @@ def test_hostile_text_is_escaped_in_html_and_copy_text(tmp_path):
     assert "<script>alert(1)" not in page
     (figure,) = figures_of(output, "hostile")
     assert figure["attrs"]["data-copy"] == hostile  # decoded attribute: exactly the command
+
+
+def test_a_build_from_pelicans_reader_cache_equals_a_fresh_one(tmp_path, monkeypatch):
+    require_tool("bash")
+    content = write_posts(
+        tmp_path / "content",
+        {
+            "one": "```sh\nip route show\n```",
+            "two": '```console\n$ echo "4096 87380 174760" > /proc/sys/net/ipv4/tcp_rmem\n```',
+        },
+    )
+    assert build_content(content, tmp_path / "fresh") == []
+    caching = {
+        "CACHE_CONTENT": True,
+        "LOAD_CONTENT_CACHE": True,
+        "CACHE_PATH": str(tmp_path / "pc"),
+    }
+    assert build_content(content, tmp_path / "first", **caching) == []
+    (digest,) = (tmp_path / "pc").iterdir()  # filed under the digest of opskb's inputs
+    reader = sys.modules["opskb_blocks.reader"].OpskbMarkdownReader  # as Pelican loaded it
+    reads = []
+    original = reader.read
+    monkeypatch.setattr(
+        reader, "read", lambda self, path: reads.append(path) or original(self, path)
+    )
+    assert build_content(content, tmp_path / "cached", **caching) == []
+    assert reads == []  # every post came from the reader cache
+    assert [path.name for path in (tmp_path / "pc").iterdir()] == [digest.name]
+    fresh, cached = tmp_path / "fresh", tmp_path / "cached"
+    pages = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert pages == sorted(p.relative_to(cached) for p in cached.rglob("*") if p.is_file())
+    for page in pages:
+        assert (fresh / page).read_bytes() == (cached / page).read_bytes(), page
 
 
 class Rows(HTMLParser):

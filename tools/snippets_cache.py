@@ -64,6 +64,41 @@ def program_stamp(names: tuple[str, ...]) -> str:
     return "|".join(stamps)
 
 
+# What a post's rendered HTML is made of besides its own text: opskb's code and the pins.
+BUILD_SOURCES = ("tools/**/*.py", "plugins/**/*.py", "pyproject.toml")
+BUILD_PROGRAMS = ("bash", "tcpdump", "tshark")
+# Where things go and how they are cached: not what a post's HTML is made from.
+VOLATILE_SETTINGS = {
+    "CACHE_PATH", "OUTPUT_PATH", "CACHE_CONTENT", "LOAD_CONTENT_CACHE", "CONTENT_CACHING_LAYER",
+    "CHECK_MODIFIED_METHOD", "GZIP_CACHE", "DELETE_OUTPUT_DIRECTORY", "WRITE_SELECTED",
+}  # fmt: skip
+
+
+def build_digest(settings: dict, content: Path, root: Path = REPO) -> str:
+    """A digest of everything a post's HTML depends on besides the post's own file.
+
+    opskb's code and pins, the external programs the checkers run, the settings that are
+    plain data, and the other files under the content directory (captures, lab results,
+    by size and mtime). Pelican's reader cache kept under this digest never serves HTML
+    made by other code or from other inputs, so a cached build equals a fresh one.
+    """
+    digest = hashlib.sha256()
+    digest.update(code_hash(BUILD_SOURCES, root).encode())
+    digest.update(program_stamp(BUILD_PROGRAMS).encode())
+    for key in sorted(set(settings) - VOLATILE_SETTINGS):
+        try:
+            digest.update(json.dumps([key, settings[key]], sort_keys=True).encode())
+        except (TypeError, ValueError):
+            continue  # functions, classes: their code is in BUILD_SOURCES or in the pins
+    for path in sorted(content.rglob("*")):
+        if path.is_file() and path.suffix != ".md":
+            status = path.stat()
+            digest.update(
+                f"{path.relative_to(content)}:{status.st_size}:{status.st_mtime_ns}".encode()
+            )
+    return digest.hexdigest()[:20]
+
+
 class VerdictCache:
     """Checker reports kept in one JSON file; `hits`/`misses` count lookups per checker.
 

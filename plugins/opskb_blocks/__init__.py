@@ -8,6 +8,7 @@ file and line in an error. The blocks' renderers are listed in `fences.RENDERERS
 from pelican import signals
 
 from . import snippet
+from .content_cache import key_content_cache
 from .reader import OpskbMarkdownReader
 from .snippet_report import write_report
 
@@ -19,6 +20,8 @@ def use_opskb_reader(readers):
 
 
 def register():
+    # initialized: settings are final and no generator has read CACHE_PATH yet.
+    signals.initialized.connect(key_content_cache)
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
     # readers_init comes before any post is read, finalized after the build: a fresh verdict
