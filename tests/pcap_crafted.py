@@ -97,7 +97,7 @@ def craft(spec: Transfer) -> list:
     emit(seen(spec.rtt, half + gap), "s", "SA", s_isn, c_isn + 1, 5840, options=synack_opts)
     scaling = spec.client_shift is not None and spec.server_shift is not None
     c_shift = spec.client_shift if scaling else 0
-    applied = c_shift if spec.applied_shift is None or not scaling else spec.applied_shift
+    applied = c_shift if spec.applied_shift is None else spec.applied_shift
     c_raw = _raw(spec.syn_window, c_shift)
     t = spec.rtt + gap  # client clock
     emit(seen(t, t + half), "c", "A", c_isn + 1, s_isn + 1, c_raw)

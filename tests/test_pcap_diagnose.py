@@ -100,6 +100,16 @@ def test_shift_rewritten_to_0_with_shift_3(tmp_path):
     assert found.estimated_shift == 3  # 5840 / ceil(5840/8) = 5840/730 = 2^3
 
 
+@pytest.mark.parametrize("vantage", ["client", "middle", "server"])
+def test_sender_scaling_windows_the_receiver_never_scaled(tmp_path, vantage):
+    """The SYN-ACK's option was removed on the way: the client does not scale, the server
+    (which sent it) multiplies the client's windows by 2^6 and overruns them."""
+    found = diagnoses(Transfer(server_shift=None, applied_shift=6, vantage=vantage), tmp_path)
+    assert codes(found) == ["peer-exceeds-window", "scaling-disabled"]
+    exceeded = next(d for d in found if d.code == "peer-exceeds-window")
+    assert exceeded.announced_shift == 0 and "203.16.234.85:80 sent data past" in exceeded.message
+
+
 def test_scaling_disabled_names_the_64k_ceiling(tmp_path):
     found = diagnoses(Transfer(server_shift=None), tmp_path)
     assert codes(found) == ["scaling-disabled", "window-limited"]

@@ -7,6 +7,8 @@
   window is far larger (heuristic 1 of the reference); or, in a capture taken at the
   data sender, a SYN showing shift 0 whose window divided by that side's first raw
   window is about 2^k (heuristic 2: the option was rewritten on the way).
+- `peer-exceeds-window`: the sender goes past ack + (raw << w): it scales by more than
+  the receiver announced (an option removed or rewritten in one SYN only).
 - `scaling-disabled`, `shift-clamped`, `zero-window`, `window-full`, `window-limited`,
   and `shift-unverified` (information: too little data to test the shift).
 
@@ -198,6 +200,40 @@ def _collapsed_syn(conn, receiver: Side, sender: Side) -> list[Diagnosis]:
     ]
 
 
+def _check_exceeded_window(conn: Connection) -> list[Diagnosis]:
+    """Heuristic 5: the sender goes past ack + (raw << w), scaling by more than was announced."""
+    found = []
+    for direction, receiver in conn.sides.items():
+        sender = conn.sides.get(other(direction))
+        if receiver.shift is None or sender is None or sender.data == 0:
+            continue
+        shift = receiver.shift
+        edges = follow(conn, other(direction), MAX_SHIFT, max(sender.mss, 1))
+        beyond = edges.beyond_frames[shift]
+        if len(beyond) < MIN_EDGES:
+            continue
+        used = next(
+            (k for k in range(shift + 1, MAX_SHIFT + 1) if not edges.beyond_frames[k]), None
+        )
+        estimate = "" if used is None else f" Its data needs a shift of at least {used} to fit."
+        found.append(
+            Diagnosis(
+                "peer-exceeds-window",
+                "fault",
+                tuple(beyond[:MAX_FRAMES]),
+                f"{sender.name} sent data past the end of {receiver.name}'s window"
+                f" (ack + raw << {shift}) {len(beyond)} time(s): it scales {receiver.name}'s"
+                f" windows by more than {receiver.name} announced.{estimate} A box that removes"
+                " or rewrites the Window Scale option in one SYN only leaves the two ends"
+                " disagreeing this way; the receiver drops what lies past its window.",
+                "Capture the SYN and SYN-ACK at both ends (python -m tools.pcap_compare) to find"
+                " the option that changed on the way; the box must pass it unchanged.",
+                announced_shift=shift,
+            )
+        )
+    return found
+
+
 def _check_zero_window(conn: Connection) -> list[Diagnosis]:
     found = []
     for direction, side in conn.sides.items():
@@ -287,14 +323,15 @@ def _check_unverified(conn: Connection, found: list[Diagnosis]) -> list[Diagnosi
     candidates = []
     for direction, receiver in conn.sides.items():
         sender = conn.sides.get(other(direction))
-        if not receiver.shift or sender is None or receiver.first_window is None:
+        if receiver.shift is None or sender is None or receiver.first_window is None:
             continue
         edges = follow(conn, other(direction), receiver.shift, max(sender.mss, 1))
         if any(edges.passed[k] for k in range(receiver.shift)):
             return []  # a direction shows the shift honoured: nothing to add
         if len(edges.offered[0]) >= MIN_EDGES:
-            continue  # enough data, no clear pattern: nothing honest to add
-        candidates.append((receiver.shift, receiver, sender))
+            return []  # a direction carried data enough to judge, and showed no fault
+        if receiver.shift:
+            candidates.append((receiver.shift, receiver, sender))
     if not candidates:
         return []
     shift, receiver, sender = max(candidates, key=lambda c: c[0])
@@ -327,6 +364,7 @@ CHECKS = (
     _check_peer_ignores_shift,
     _check_scaling_disabled,
     _check_shift_clamped,
+    _check_exceeded_window,
     _check_zero_window,
     _check_window_use,
 )

@@ -46,6 +46,7 @@ class Edges:
     offered: list = field(default_factory=list)  # per k: edges in force while sending
     reached: list = field(default_factory=list)  # per k: edges the data reached
     hit_frames: list = field(default_factory=list)  # per k: frames that reached an edge
+    beyond_frames: list = field(default_factory=list)  # per k: frames past it by more than a probe
     full_frames: list = field(default_factory=list)  # Wireshark's "window full"
     retransmissions: int = 0
 
@@ -56,6 +57,7 @@ class Edges:
         self.offered = [set() for _ in range(size)]
         self.reached = [set() for _ in range(size)]
         self.hit_frames = [[] for _ in range(size)]
+        self.beyond_frames = [[] for _ in range(size)]
 
 
 def shift_of(segments: Sequence[AnnotatedSegment]) -> int | None:
@@ -165,6 +167,8 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
             found.offered[k].add(right)
             if end > right:
                 found.passed[k] = True
+                if end - right > 1:  # a zero-window probe carries one byte past the edge
+                    found.beyond_frames[k].append(s.frame)
             elif end > right - tolerance:
                 waiting[k] = (right, s.frame)
         peer_sent_data = False
