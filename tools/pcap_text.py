@@ -7,7 +7,8 @@ Timestamps: none (`-t`), `HH:MM:SS.frac` (default), `-tt` epoch, `-ttt` deltas (
 ` 00:00:00.000123`, 3.x `000123`), `-tttt` dates, `-ttttt` (pass `since_first=True`),
 micro- or nanosecond fractions; `-#` packet numbers; `-e` link headers; `-v` IP header
 lines (their time stamp carries over to the indented TCP line). Lines that are not TCP
-segments (banners, prompts, UDP) are skipped.
+segments (banners, prompts, UDP) are skipped. Frames count the TCP lines, unless `-#`
+printed tcpdump's own packet numbers. `[|tcp]` marks a segment cut by the snap length.
 
 Sequence numbers: tcpdump prints them relative to the conversation's first ACK-bearing
 segment (unless `-S`); the SYN and that first segment are printed absolute. The reader
