@@ -245,3 +245,35 @@ def test_text_can_be_forced(tmp_path, capsys):
     assert main(["--text", "--json", "--assume-shift", "3", str(trace)]) == 0
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (record["window_size_scalefactor"], record["window_size"]) == (8, 502 * 8)
+
+
+def test_a_live_pipe_is_annotated_as_packets_arrive(capture):
+    """Like `tcpdump -U -w - | python -m tools.pcap_annotate --json -`: each packet's line
+    appears while the capture is still open."""
+    import os
+    import select
+
+    data = capture.read_bytes()
+    first_three = 24 + sum(16 + len(frame) for frame, _ in frames(conversation()[:3]))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tools.pcap_annotate", "--json", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        child.stdin.write(data[:first_three])
+        child.stdin.flush()
+        received = b""
+        while received.count(b"\n") < 3:  # read the pipe itself: no buffer hides a line
+            ready, _, _ = select.select([child.stdout], [], [], 30)
+            assert ready, f"only {received!r} while the capture is still open"
+            received += os.read(child.stdout.fileno(), 65536)
+        assert [json.loads(line)["frame"] for line in received.splitlines()] == [1, 2, 3]
+        child.stdin.write(data[first_three:])
+        child.stdin.close()
+        rest = child.stdout.read().splitlines()
+        assert len(rest) == 8 and child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()

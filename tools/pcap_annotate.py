@@ -23,6 +23,7 @@ from tools.pcap_annotate_out import (
     DIRECTIONS,
     FIELDS,
     JsonWriter,
+    Output,
     Progress,
     Rows,
     write_csv,
@@ -144,9 +145,10 @@ class _Input:
 
         return looks_like_text(self.head)
 
-    def records(self) -> Iterator[tuple]:
+    def records(self, on_wait=None) -> Iterator[tuple]:
+        """Raw tuples; `on_wait()` is called before each read that may block (binary)."""
         if not self.is_text:
-            return iter_raw(self.file, self.head)
+            return iter_raw(self.file, self.head, on_wait)
         from tools.pcap_text import read_text
 
         text = io.BufferedReader(_Chain(self.head, self.file))
@@ -192,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     try:
         with _Input(args.capture, args.text) as stream:
-            records = stream.records()
+            output = Output(out)
+            records = stream.records(on_wait=output.flush)
             size = stream.size()
             if size and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() and not stream.is_text:
                 records = Progress(records, stream.file, size, sys.stderr)
@@ -200,12 +203,14 @@ def main(argv: list[str] | None = None) -> int:
                 from tools.pcap_summary import write_summary
 
                 write_summary(annotate(records, args.assume_shift), out, as_json=args.json)
-            elif args.json:
-                JsonWriter(out).write(Rows(records, Tracker(args.assume_shift)))
-            elif args.csv:
-                write_csv(Rows(records, Tracker(args.assume_shift)), out)
             else:
-                write_text(Rows(records, Tracker(args.assume_shift)), out)
+                rows = Rows(records, Tracker(args.assume_shift))
+                if args.json:
+                    JsonWriter(output).write(rows)
+                elif args.csv:
+                    write_csv(rows, output)
+                else:
+                    write_text(rows, output)
     except ValueError as error:  # PcapError, AnnotateError, the text reader's TextTraceError
         out.flush()
         print(f"{name}: {error}", file=sys.stderr)

@@ -68,24 +68,39 @@ class Rows:
             yield raw, step(raw)
 
 
+class Output:
+    """Lines waiting for the output: written in batches, and all of them (flushed) whenever
+    the input has to wait, so a live `tcpdump -w - -U | ... -` shows each packet at once."""
+
+    def __init__(self, out) -> None:
+        self.out, self.lines = out, []
+
+    def write(self) -> None:
+        self.out.write("".join(self.lines))
+        self.lines.clear()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.write()
+        self.out.flush()
+
+
 class JsonWriter:
     """One JSON object per packet and line, keys as in FIELDS."""
 
-    def __init__(self, out) -> None:
-        self.out = out
+    def __init__(self, output: Output) -> None:
+        self.output = output
 
     def write(self, rows: Rows) -> None:
-        step, write = rows.tracker.step, self.out.write
-        templates: dict[int, str] = {}  # per connection and direction: conn * 2 + direction
-        flag_text = FLAG_TEXT
-        lines: list[str] = []
         try:
-            self._loop(rows.records, step, write, templates, flag_text, lines)
+            self._loop(rows.records, rows.tracker.step, self.output.lines, self.output.write)
         finally:  # on bad input, what was valid is still written
-            write("".join(lines))
+            self.output.write()
 
     @staticmethod
-    def _loop(records, step, write, templates, flag_text, lines) -> None:
+    def _loop(records, step, lines, write_lines) -> None:
+        templates: dict[int, str] = {}  # per connection and direction: conn * 2 + direction
+        flag_text = FLAG_TEXT
         for raw in records:
             conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
             template = templates.get(conn * 2 + direction)
@@ -113,8 +128,7 @@ class JsonWriter:
                 )
             )
             if len(lines) >= BATCH:
-                write("".join(lines))
-                lines.clear()
+                write_lines()
 
 
 def _json_template(raw: tuple, conn: int, direction: int) -> str:
@@ -162,13 +176,25 @@ def _record(raw: tuple, result: tuple) -> dict:
     }
 
 
-def write_csv(rows: Rows, out) -> None:
-    writer = csv.writer(out, lineterminator="\n")
+class _LineList:
+    """A file-like face on Output's pending lines, for the csv module."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.write = lines.append
+
+
+def write_csv(rows: Rows, output: Output) -> None:
+    writer = csv.writer(_LineList(output.lines), lineterminator="\n")
     writer.writerow(FIELDS)
-    for raw, result in rows:
-        record = _record(raw, result)
-        record["notes"] = "; ".join(record["notes"])
-        writer.writerow("" if record[key] is None else record[key] for key in FIELDS)
+    try:
+        for raw, result in rows:
+            record = _record(raw, result)
+            record["notes"] = "; ".join(record["notes"])
+            writer.writerow("" if record[key] is None else record[key] for key in FIELDS)
+            if len(output.lines) >= BATCH:
+                output.write()
+    finally:  # on bad input, what was valid is still written
+        output.write()
 
 
 def text_line(raw: tuple, result: tuple) -> str:
@@ -198,16 +224,15 @@ def text_line(raw: tuple, result: tuple) -> str:
     return line + ("  ; " + "; ".join(marks) if marks else "") + "\n"
 
 
-def write_text(rows: Rows, out) -> None:
-    lines: list[str] = []
+def write_text(rows: Rows, output: Output) -> None:
+    lines = output.lines
     try:
         for raw, result in rows:
             lines.append(text_line(raw, result))
             if len(lines) >= BATCH:
-                out.write("".join(lines))
-                lines.clear()
+                output.write()
     finally:  # on bad input, what was valid is still written
-        out.write("".join(lines))
+        output.write()
 
 
 class Progress:

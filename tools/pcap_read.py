@@ -49,14 +49,15 @@ class PcapError(ValueError):
 class _Stream:
     """A read buffer over a binary stream: callers parse in place with unpack_from."""
 
-    __slots__ = ("file", "buf", "pos", "end", "consumed", "eof", "read")
+    __slots__ = ("file", "buf", "pos", "end", "consumed", "eof", "read", "on_wait")
 
-    def __init__(self, file: BinaryIO, head: bytes) -> None:
+    def __init__(self, file: BinaryIO, head: bytes, on_wait=None) -> None:
         self.file, self.buf, self.pos, self.end = file, head, 0, len(head)
         self.consumed, self.eof = 0, False  # bytes dropped before buf[0]
         # read1 returns what a pipe holds now: a live `tcpdump -w - -U` is annotated as
-        # it arrives instead of a megabyte later
+        # it arrives instead of a megabyte later; on_wait() runs before each such read
         self.read = getattr(file, "read1", file.read)
+        self.on_wait = on_wait
 
     def offset(self) -> int:
         return self.consumed + self.pos
@@ -66,6 +67,8 @@ class _Stream:
         while self.end - self.pos < need:
             if self.eof:
                 return False
+            if self.on_wait is not None:
+                self.on_wait()
             more = self.read(max(CHUNK, need))
             if not more:
                 self.eof = True
@@ -84,14 +87,15 @@ def _open(source) -> tuple[BinaryIO, bool]:
     return source, False
 
 
-def iter_raw(source, head: bytes = b"") -> Iterator[tuple]:
-    """Raw TCP tuples from a capture; `head` is bytes already read from the stream.
+def iter_raw(source, head: bytes = b"", on_wait=None) -> Iterator[tuple]:
+    """Raw TCP tuples from a capture; `head` is bytes already read from the stream;
+    `on_wait()`, if given, is called before each read that may block.
 
     The file's magic is checked at once (PcapError here if it is not a capture).
     """
     file, owned = _open(source)
     try:
-        records = _records(_Stream(file, head))
+        records = _records(_Stream(file, head, on_wait))
     except BaseException:
         if owned:
             file.close()
