@@ -158,10 +158,25 @@ LABELS = {
 PLAIN = ("plain", "plain-noguess")
 
 
+def snapshot() -> Path:
+    """A copy of opskb's code for one round, so edits made meanwhile change nothing measured."""
+    copy = OUT / "repo"
+    for name in ("tools", "plugins", "theme", "bench"):
+        shutil.copytree(
+            ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "out")
+        )
+    for name in ("pelicanconf.py", "pyproject.toml"):
+        shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
 def timed(kind: str, content: Path, output: Path, cache: Path) -> dict[str, float]:
+    """Run one build in a fresh interpreter, from the round's copy of the code."""
+    copy = OUT / "repo"
     done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(content), str(output), str(cache)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        [sys.executable, str(copy / "bench" / "build.py"), "--child", kind, str(content),
+         str(output), str(cache)],
+        capture_output=True, text=True, check=False, cwd=copy,
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"{kind} build failed:\n{done.stderr[-2000:]}")
@@ -180,6 +195,7 @@ def one_round(posts: int) -> dict[str, dict[str, float]]:
     """Times of the four builds on freshly generated posts with empty caches."""
     shutil.rmtree(OUT, ignore_errors=True)
     content, cache = OUT / "content", OUT / "cache"
+    snapshot()
     generate(content, posts)
     times = {
         "plain": timed("plain", content, OUT / "plain", cache),
