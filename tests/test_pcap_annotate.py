@@ -277,3 +277,47 @@ def test_a_live_pipe_is_annotated_as_packets_arrive(capture):
     finally:
         child.kill()
         child.wait()
+
+
+def _consumed_when_first(summary_module, items):
+    """The first summary and how many segments had been read when it came out."""
+    consumed = []
+
+    def feed():
+        for number, item in enumerate(items, 1):
+            consumed.append(number)
+            yield item
+
+    summaries = summary_module.iter_summaries(feed())
+    return next(summaries), len(consumed), summaries
+
+
+def test_summaries_stream_in_connection_order(monkeypatch, caplog):
+    import tools.pcap_summary as summary_module
+
+    monkeypatch.setattr(summary_module, "CLOSE_GRACE", 3)
+    first = conversation(ports=(40001, 80))
+    second = conversation(ports=(40002, 80))
+    third = conversation(ports=(40003, 80))
+    # connection 1 closes (second FIN: its 10th segment), is summarized 4 segments later;
+    # a segment of connection 2 comes long after its close and is left out
+    items = _annotated(first + second + third + [second[-1]])
+    summary, consumed, rest = _consumed_when_first(summary_module, items)
+    assert (summary.connection, consumed) == (1, 10 + 4)
+    assert [s.connection for s in rest] == [2, 3]
+    assert "1 segments came more than 3 packets after their connection closed" in caplog.text
+    # connection 1 open while 2 and 3 come and go: they wait, and leave in order
+    items = _annotated(first[:5] + second + third + first[5:])
+    summary, consumed, rest = _consumed_when_first(summary_module, items)
+    assert (summary.connection, consumed) == (1, len(items))
+    assert [s.connection for s in rest] == [2, 3]
+
+
+def test_summary_of_a_corrupt_capture_covers_what_was_read(tmp_path, capsys):
+    path = tmp_path / "cut.pcap"
+    data = pcap(frames(conversation() + conversation(ports=(40001, 80))), 1)
+    path.write_bytes(data[:-30])
+    assert main(["--summary", "--json", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(line)["connection"] for line in captured.out.splitlines()] == [1, 2]
+    assert captured.err.startswith(f"{path}: frame 22 at byte ")

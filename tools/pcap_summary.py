@@ -9,10 +9,14 @@ from `tools.pcap_diagnose.diagnose`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from tools.pcap_records import SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
+from tools.pcap_records import FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
+
+logger = logging.getLogger(__name__)
+CLOSE_GRACE = 2000  # packets after a connection's close before it is summarized
 
 SCALE_WORDS = {SCALE_UNKNOWN: "unknown (handshake not captured)", SCALE_NONE: "no scaling"}
 
@@ -66,31 +70,99 @@ def _direction(name: str, items: list[AnnotatedSegment]) -> DirectionSummary:
     )
 
 
-def summarize(annotated: Iterable[AnnotatedSegment]) -> list[ConnectionSummary]:
-    """One summary per connection, diagnoses included (needs the whole capture)."""
+def summarize_connection(connection: int, items: list[AnnotatedSegment]) -> ConnectionSummary:
+    """The summary and diagnoses of one connection's segments."""
     from tools.pcap_diagnose import diagnose
 
-    connections: dict[int, list[AnnotatedSegment]] = {}
-    for item in annotated:
-        connections.setdefault(item.connection, []).append(item)
-    summaries = []
-    for connection, items in connections.items():
-        by_direction: dict[str, list[AnnotatedSegment]] = {}
-        for item in items:
-            by_direction.setdefault(item.direction, []).append(item)
-        summaries.append(
-            ConnectionSummary(
-                connection=connection,
-                first_frame=items[0].segment.frame,
-                last_frame=items[-1].segment.frame,
-                duration=items[-1].segment.time - items[0].segment.time,
-                directions=tuple(
-                    _direction(name, by_direction[name]) for name in sorted(by_direction)
-                ),
-                diagnoses=tuple(diagnose(items)),
-            )
+    by_direction: dict[str, list[AnnotatedSegment]] = {}
+    for item in items:
+        by_direction.setdefault(item.direction, []).append(item)
+    return ConnectionSummary(
+        connection=connection,
+        first_frame=items[0].segment.frame,
+        last_frame=items[-1].segment.frame,
+        duration=items[-1].segment.time - items[0].segment.time,
+        directions=tuple(_direction(name, by_direction[name]) for name in sorted(by_direction)),
+        diagnoses=tuple(diagnose(items)),
+    )
+
+
+class _Summaries:
+    """Connections' segments, each summarized once it has closed (RST, or FIN both ways)
+    and CLOSE_GRACE more packets have passed, so memory holds open connections only."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, list[AnnotatedSegment]] = {}
+        self.fins: dict[int, set[str]] = {}
+        self.closed_at: dict[int, int] = {}  # in order of closing
+        self.ready: dict[int, ConnectionSummary] = {}
+        self.next_id = 1  # summaries leave in connection order
+        self.late = 0  # segments of a connection already summarized
+
+    def add(self, index: int, item: AnnotatedSegment) -> None:
+        connection, flags = item.connection, item.segment.flags
+        items = self.pending.get(connection)
+        if items is None:
+            if connection < self.next_id or connection in self.ready:
+                self.late += 1
+                return
+            items = self.pending[connection] = []
+        items.append(item)
+        if flags & FIN:
+            self.fins.setdefault(connection, set()).add(item.direction)
+        if flags & RST or len(self.fins.get(connection, ())) == 2:
+            self.closed_at.setdefault(connection, index)
+        while self.closed_at and next(iter(self.closed_at.values())) < index - CLOSE_GRACE:
+            self._finish(next(iter(self.closed_at)))
+
+    def _finish(self, connection: int) -> None:
+        self.closed_at.pop(connection, None)
+        self.fins.pop(connection, None)
+        self.ready[connection] = summarize_connection(connection, self.pending.pop(connection))
+
+    def take(self, everything: bool = False) -> Iterator[ConnectionSummary]:
+        """The summaries that may leave now; with `everything`, all, open ones included."""
+        if everything:
+            for connection in sorted(self.pending):
+                self._finish(connection)
+            for connection in sorted(self.ready):
+                yield self.ready.pop(connection)
+            return
+        while self.next_id in self.ready:
+            yield self.ready.pop(self.next_id)
+            self.next_id += 1
+
+
+def iter_summaries(annotated: Iterable[AnnotatedSegment]) -> Iterator[ConnectionSummary]:
+    """One summary per connection, in connection order, as soon as each may be given.
+
+    On bad input (a ValueError from `annotated`), the summaries of what was read come
+    first, then the error is raised.
+    """
+    summaries = _Summaries()
+    failure = None
+    try:
+        for index, item in enumerate(annotated):
+            summaries.add(index, item)
+            if summaries.ready:
+                yield from summaries.take()
+    except ValueError as error:  # bad input: what was read is summarized first
+        failure = error
+    yield from summaries.take(everything=True)
+    if failure is not None:
+        raise failure
+    if summaries.late:
+        logger.warning(
+            "%d segments came more than %d packets after their connection closed and were "
+            "left out of its summary",
+            summaries.late,
+            CLOSE_GRACE,
         )
-    return summaries
+
+
+def summarize(annotated: Iterable[AnnotatedSegment]) -> list[ConnectionSummary]:
+    """Every connection's summary, diagnoses included."""
+    return list(iter_summaries(annotated))
 
 
 def _scale_text(summary: DirectionSummary) -> str:
@@ -175,14 +247,7 @@ def json_object(summary: ConnectionSummary) -> dict:
 
 
 def write_summary(annotated: Iterable[AnnotatedSegment], out, as_json: bool = False) -> None:
-    """Print the summaries; on bad input, those of what was read, then raise the error."""
-    valid: list[AnnotatedSegment] = []
-    failure = None
-    try:
-        valid.extend(annotated)
-    except ValueError as error:
-        failure = error
-    for summary in summarize(valid):
+    """Print the summaries as they are ready; on bad input, those of what was read, then
+    the error is raised."""
+    for summary in iter_summaries(annotated):
         out.write(json.dumps(json_object(summary)) + "\n" if as_json else text_block(summary))
-    if failure is not None:
-        raise failure
