@@ -30,6 +30,8 @@ class Transfer:
     # The SYN's option as captured at the server when a box rewrote it (None: as sent).
     shift_seen_by_server: int | None = None
     stripped: bool = False  # the SYN reaches the server without the option
+    # A window-tracking box in the path that drops server data beyond ack + raw << box_shift.
+    box_shift: int | None = None
     client_buffer: int = 1_025_408  # 16022 << 6
     total: int = 600_000
     rounds: int = 40
@@ -105,15 +107,18 @@ def craft(spec: Transfer) -> list:
     advertised, c_raw = c_raw, _raw(spec.client_buffer, c_shift)
     server_time = t + half + 2 * gap
     acked = sent = 0  # server bytes acked by the client / sent by the server
-    holes: list[tuple[int, int]] = []  # lost (offset, size), resent next round
+    received: dict[int, int] = {}  # offset -> size of data the client holds beyond `acked`
+    missing: list[tuple[int, int]] = []  # sent and lost: resent first next round
     cwnd, count, backlog = spec.initial_cwnd, 0, 0
     for round_number in range(spec.rounds):
         if spec.burst:
             backlog = spec.burst if round_number % (spec.idle_rounds + 1) == 0 else 0
         window = min(cwnd * MSS, advertised << applied)
+        # A window-tracking box lets through only what fits its own reading of the window.
+        box_edge = None if spec.box_shift is None else acked + (advertised << spec.box_shift)
         advertised = c_raw  # every ack below advertises the buffer's window
-        plan, resent, delivered = list(holes), len(holes), sent
-        holes = []
+        plan, missing = missing, []
+        resent = len(plan)
         while sent < spec.total:
             room = min(MSS, window - (sent - acked), spec.total - sent)
             if spec.burst:
@@ -127,22 +132,18 @@ def craft(spec: Transfer) -> list:
             s_time = server_time + index * gap
             c_time = s_time + half
             count += 1
-            new = index >= resent
-            dropped = spec.lose_every and new and count % spec.lose_every == 0
-            if dropped:
-                holes.append((offset, size))
-                if spec.vantage == "server":
+            random_loss = spec.lose_every and index >= resent and count % spec.lose_every == 0
+            if random_loss or (box_edge is not None and offset + size > box_edge):
+                missing.append((offset, size))
+                if spec.vantage == "server":  # sent, then lost after the capture point
                     emit(s_time, "s", "PA", s_isn + 1 + offset, c_isn + 352, 1608, payload=size)
                 continue
             emit(
                 seen(c_time, s_time), "s", "PA", s_isn + 1 + offset, c_isn + 352, 1608, payload=size
             )
-            if holes:
-                acked = holes[0][0]
-            elif index == resent - 1:
-                acked = delivered  # the hole is filled: everything sent before is in
-            else:
-                acked = max(acked, offset + size)
+            received[offset] = size
+            while acked in received:
+                acked += received.pop(acked)
             emit(
                 seen(c_time + gap / 4, s_time + spec.rtt),
                 "c",
@@ -151,7 +152,7 @@ def craft(spec: Transfer) -> list:
                 s_isn + 1 + acked,
                 c_raw,
             )
-        cwnd = max(2, cwnd // 2) if holes else min(spec.max_cwnd, cwnd * 2)
+        cwnd = max(2, cwnd // 2) if missing else min(spec.max_cwnd, cwnd * 2)
         server_time += spec.rtt
         if sent >= spec.total and acked >= spec.total:
             break

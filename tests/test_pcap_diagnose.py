@@ -110,6 +110,14 @@ def test_sender_scaling_windows_the_receiver_never_scaled(tmp_path, vantage):
     assert exceeded.announced_shift == 0 and "203.16.234.85:80 sent data past" in exceeded.message
 
 
+@pytest.mark.parametrize("box_shift", [0, 2])
+def test_window_tracking_box_seen_at_the_sender(tmp_path, box_shift):
+    """Both ends use shift 6; a box drops what lies past ack + raw << k: losses start there."""
+    (found,) = diagnoses(Transfer(box_shift=box_shift, vantage="server"), tmp_path)
+    assert (found.code, found.estimated_shift) == ("window-tracking-drops", box_shift)
+    assert found.announced_shift == 6 and found.workarounds
+
+
 def test_scaling_disabled_names_the_64k_ceiling(tmp_path):
     found = diagnoses(Transfer(server_shift=None), tmp_path)
     assert codes(found) == ["scaling-disabled", "window-limited"]

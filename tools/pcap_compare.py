@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tools.pcap_diagnose import Diagnosis
+from tools.pcap_findings import Diagnosis
 from tools.pcap_flight import handshake
 from tools.pcap_records import ACK, SYN, AnnotatedSegment
 from tools.pcap_wording import advice_for_shift, endpoint, workarounds_for_shift

@@ -9,6 +9,8 @@
   window is about 2^k (heuristic 2: the option was rewritten on the way).
 - `peer-exceeds-window`: the sender goes past ack + (raw << w): it scales by more than
   the receiver announced (an option removed or rewritten in one SYN only).
+- `window-tracking-drops`: the ends agree, but the sender's losses begin exactly at
+  ack + (raw << k), k below the shift (heuristic 4: a window-tracking box).
 - `scaling-disabled`, `shift-clamped`, `zero-window`, `window-full`, `window-limited`,
   and `shift-unverified` (information: too little data to test the shift).
 
@@ -22,42 +24,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from tools.pcap_flight import (
-    MIN_EDGES,
-    Connection,
-    Side,
-    follow,
-    handshake,
-    other,
-    sides,
-    window_bound,
+from tools.pcap_faults import (
+    COLLAPSE_TOLERANCE,
+    MAX_SHIFT,
+    applied_shift,
+    check_dropped_at_edge,
+    check_exceeded_window,
+    check_peer_ignores_shift,
+    collapsed_syn,
 )
+from tools.pcap_findings import MAX_FRAMES, SEVERITY_ORDER, Diagnosis
+from tools.pcap_flight import MIN_EDGES, Connection, follow, handshake, other, sides, window_bound
 from tools.pcap_records import FIN, RST, SYN, AnnotatedSegment
-from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
+from tools.pcap_wording import rate
 
-MAX_SHIFT = 14  # RFC 7323 §2.3
 MAX_WINDOW = 65535
-COLLAPSE_TOLERANCE = 0.1  # |log2(SYN window / first raw window) - k| for heuristic 2
-MAX_FRAMES = 12  # frames named per diagnosis
-
-SEVERITY_ORDER = {"fault": 0, "warning": 1, "info": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """One finding about a connection, with the frames it rests on and what to do."""
-
-    code: str
-    severity: str  # "fault", "warning" or "info"
-    frames: tuple[int, ...]
-    message: str
-    advice: str = ""
-    estimated_shift: int | None = None  # peer-ignores-shift: the shift the capture does not show
-    announced_shift: int | None = None  # the receiver's shift (from its SYN, or estimated)
-    applied_shift: int | None = None  # the shift the data sender applies (seen or estimated)
-    workarounds: tuple[tuple[str, str], ...] = ()  # (command, what it does and if it helps)
+__all__ = ["Diagnosis", "diagnose"]
 
 
 def _check_shift_clamped(conn: Connection) -> list[Diagnosis]:
@@ -108,132 +91,6 @@ def _check_scaling_disabled(conn: Connection) -> list[Diagnosis]:
     ]
 
 
-def _check_peer_ignores_shift(conn: Connection) -> list[Diagnosis]:
-    found = []
-    for direction, receiver in conn.sides.items():
-        sender = conn.sides.get(other(direction))
-        if sender is None:
-            continue
-        found += _ignored_shift(conn, receiver, sender, other(direction))
-        found += _collapsed_syn(conn, receiver, sender)
-    return found
-
-
-def _applied_shift(conn, receiver: Side, sender: Side, sender_dir: str):
-    """(edges, k) when the sender's data is bound by raw << k with k below the receiver's shift."""
-    shift = receiver.shift
-    if not shift or sender.data == 0:
-        return None
-    edges = follow(conn, sender_dir, shift, max(sender.mss, 1))
-    applied = next((k for k in range(shift + 1) if not edges.passed[k]), None)
-    if applied is None or applied >= shift or not window_bound(edges, applied):
-        return None
-    return edges, applied
-
-
-def _ignored_shift(conn, receiver: Side, sender: Side, sender_dir: str) -> list[Diagnosis]:
-    """Heuristic 1: the sender's flight levels off at raw << k, k below the receiver's shift."""
-    bound = _applied_shift(conn, receiver, sender, sender_dir)
-    if bound is None:
-        return []
-    edges, applied = bound
-    shift = receiver.shift
-    frames = (receiver.syn.segment.frame,) if receiver.syn else ()
-    frames += tuple(edges.hit_frames[applied][: MAX_FRAMES - len(frames)])
-    raw = receiver.first_window.segment.window if receiver.first_window else 0
-    ceiling = ""
-    if conn.rtt and raw:
-        ceiling = (
-            f" With raw windows like {raw} that allows {rate((raw << applied) / conn.rtt)}"
-            f" instead of {rate((raw << shift) / conn.rtt)} at the handshake's round trip"
-            f" of {conn.rtt * 1000:.1f} ms."
-        )
-    return [
-        Diagnosis(
-            "peer-ignores-shift",
-            "fault",
-            frames,
-            f"{sender.name} does not honour the window scale shift {shift} that {receiver.name}"
-            f" announced: its data reached {len(edges.reached[applied])} of"
-            f" {len(edges.offered[applied])} window edges at ack + raw window << {applied}"
-            f" and never went beyond, although the scaled window (raw << {shift}) was far"
-            f" larger. Estimated shift applied by {sender.name}: {applied}.{ceiling}",
-            advice_for_shift(receiver.name, shift, applied),
-            estimated_shift=applied,
-            announced_shift=shift,
-            applied_shift=applied,
-            workarounds=workarounds_for_shift(applied),
-        )
-    ]
-
-
-def _collapsed_syn(conn, receiver: Side, sender: Side) -> list[Diagnosis]:
-    """Heuristic 2: SYN window / first raw window ≈ 2^k, with k above the shift the SYN shows."""
-    syn, first = receiver.syn, receiver.first_window
-    if syn is None or first is None or syn.segment.wscale is None or sender.shift is None:
-        return []
-    shown, raw = syn.segment.wscale, first.segment.window
-    if raw == 0 or syn.segment.window <= raw:
-        return []
-    ratio = syn.segment.window / raw
-    shift = round(math.log2(ratio))
-    if shift <= shown or abs(math.log2(ratio) - shift) > COLLAPSE_TOLERANCE:
-        return []
-    return [
-        Diagnosis(
-            "peer-ignores-shift",
-            "fault",
-            (syn.segment.frame, first.segment.frame),
-            f"{receiver.name}'s SYN arrived here with window scale shift {shown} and window"
-            f" {syn.segment.window}, but its first window after the handshake is raw {raw}:"
-            f" {syn.segment.window}/{raw} ≈ {ratio:.1f} ≈ 2^{shift}. {receiver.name} most"
-            f" likely scales its windows by 2^{shift} while this side was told shift {shown},"
-            f" so the Window Scale option was rewritten on the way: {sender.name} reads"
-            f" {raw << shown} bytes where {receiver.name} means {raw << shift}."
-            f" Estimated shift: {shift}.",
-            advice_for_shift(receiver.name, shift, shown),
-            estimated_shift=shift,
-            announced_shift=shift,
-            applied_shift=shown,
-            workarounds=workarounds_for_shift(shown),
-        )
-    ]
-
-
-def _check_exceeded_window(conn: Connection) -> list[Diagnosis]:
-    """Heuristic 5: the sender goes past ack + (raw << w), scaling by more than was announced."""
-    found = []
-    for direction, receiver in conn.sides.items():
-        sender = conn.sides.get(other(direction))
-        if receiver.shift is None or sender is None or sender.data == 0:
-            continue
-        shift = receiver.shift
-        edges = follow(conn, other(direction), MAX_SHIFT, max(sender.mss, 1))
-        beyond = edges.beyond_frames[shift]
-        if len(beyond) < MIN_EDGES:
-            continue
-        used = next(
-            (k for k in range(shift + 1, MAX_SHIFT + 1) if not edges.beyond_frames[k]), None
-        )
-        estimate = "" if used is None else f" Its data needs a shift of at least {used} to fit."
-        found.append(
-            Diagnosis(
-                "peer-exceeds-window",
-                "fault",
-                tuple(beyond[:MAX_FRAMES]),
-                f"{sender.name} sent data past the end of {receiver.name}'s window"
-                f" (ack + raw << {shift}) {len(beyond)} time(s): it scales {receiver.name}'s"
-                f" windows by more than {receiver.name} announced.{estimate} A box that removes"
-                " or rewrites the Window Scale option in one SYN only leaves the two ends"
-                " disagreeing this way; the receiver drops what lies past its window.",
-                "Capture the SYN and SYN-ACK at both ends (python -m tools.pcap_compare) to find"
-                " the option that changed on the way; the box must pass it unchanged.",
-                announced_shift=shift,
-            )
-        )
-    return found
-
-
 def _check_zero_window(conn: Connection) -> list[Diagnosis]:
     found = []
     for direction, side in conn.sides.items():
@@ -269,7 +126,7 @@ def _check_window_use(conn: Connection) -> list[Diagnosis]:
             continue
         if receiver.first_window.scalefactor == -1:
             continue  # scale unknown: the real window edge is not known
-        if _applied_shift(conn, receiver, sender, sender_dir) or _collapsed_syn(
+        if applied_shift(conn, receiver, sender, sender_dir) or collapsed_syn(
             conn, receiver, sender
         ):
             continue  # the window is misread: peer-ignores-shift says so
@@ -361,10 +218,11 @@ def _check_unverified(conn: Connection, found: list[Diagnosis]) -> list[Diagnosi
 
 
 CHECKS = (
-    _check_peer_ignores_shift,
+    check_peer_ignores_shift,
     _check_scaling_disabled,
     _check_shift_clamped,
-    _check_exceeded_window,
+    check_exceeded_window,
+    check_dropped_at_edge,
     _check_zero_window,
     _check_window_use,
 )

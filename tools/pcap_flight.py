@@ -47,6 +47,8 @@ class Edges:
     reached: list = field(default_factory=list)  # per k: edges the data reached
     hit_frames: list = field(default_factory=list)  # per k: frames that reached an edge
     beyond_frames: list = field(default_factory=list)  # per k: frames past it by more than a probe
+    losses: int = 0  # loss events: retransmissions after the receiver's ack moved on
+    lost_at_edge: list = field(default_factory=list)  # per k: lost first segments at the edge
     full_frames: list = field(default_factory=list)  # Wireshark's "window full"
     retransmissions: int = 0
 
@@ -58,6 +60,7 @@ class Edges:
         self.reached = [set() for _ in range(size)]
         self.hit_frames = [[] for _ in range(size)]
         self.beyond_frames = [[] for _ in range(size)]
+        self.lost_at_edge = [[] for _ in range(size)]
 
 
 def shift_of(segments: Sequence[AnnotatedSegment]) -> int | None:
@@ -126,7 +129,8 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
     raised_at: list = [None] * (shifts + 1)  # per k: capture time of the ack that raised the edge
     waiting: list = [None] * (shifts + 1)  # per k: (edge, frame) reached, not yet released
     peer_sent_data = False  # since the sender's last new data: a request, not a window, moved it
-    reference = highest = last_ack = last_window = None
+    reference = highest = last_ack = last_window = recovery_end = None
+    at_edge: dict[int, tuple] = {}  # first sequence number -> (frame, ks of edges it sat at)
     for a in conn.segments:
         s = a.segment
         if a.direction != sender:
@@ -145,13 +149,28 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
                     found.edge[k], raised_at[k] = ack + (raw << k), time
         if not s.payload_len:
             continue
-        end = unwrap(s.seq, reference) + s.payload_len
+        start = unwrap(s.seq, reference)
+        end = start + s.payload_len
         if highest is not None and end <= highest:
             found.retransmissions += 1
+            if recovery_end is None or (last_ack is not None and last_ack >= recovery_end):
+                # A new loss event (as NewReno counts them: once all sent before it is
+                # acked, a loss is a new one); did its first lost segment sit at an edge?
+                recovery_end, found.losses = highest, found.losses + 1
+                frame, ks = at_edge.get(start, (0, ()))
+                for k in ks:
+                    found.lost_at_edge[k].append(frame)
             continue
         highest = end
         if last_window is not None and end == last_ack + last_window:
             found.full_frames.append(s.frame)
+        ks = tuple(
+            k
+            for k in range(shifts + 1)
+            if found.edge[k] is not None and abs(start - found.edge[k]) < s.payload_len
+        )
+        if ks:
+            at_edge[start] = (s.frame, ks)
         for k in range(shifts + 1):
             right = found.edge[k]
             if right is None:
