@@ -256,6 +256,8 @@ def test_report_page_lists_every_block_and_the_build_counts_unchecked(tmp_path):
     ]
     page = (output / "snippets" / "index.html").read_text(encoding="utf-8")
     assert page.index("alpha.md") < page.index("beta.md")
+    post_page = (output / "posts" / "alpha" / "index.html").read_text(encoding="utf-8")
+    assert '<a href="../../snippets/">Checked snippets</a>' in post_page  # footer link
     assert "3 blocks: 2 ok, 0 warning, 0 error, 1 unchecked." in " ".join(page.split())
     assert "warning: snippets: 1 of 3 code blocks unchecked" in log.getvalue()
 

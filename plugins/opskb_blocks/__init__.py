@@ -10,7 +10,7 @@ from pelican import signals
 from . import snippet
 from .content_cache import key_content_cache
 from .reader import OpskbMarkdownReader
-from .snippet_report import write_report
+from .snippet_report import announce_report, write_report
 
 
 def use_opskb_reader(readers):
@@ -22,6 +22,7 @@ def use_opskb_reader(readers):
 def register():
     # initialized: settings are final and no generator has read CACHE_PATH yet.
     signals.initialized.connect(key_content_cache)
+    signals.initialized.connect(announce_report)
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
     # readers_init comes before any post is read, finalized after the build: a fresh verdict

@@ -6,8 +6,14 @@ import logging
 
 logger = logging.getLogger(__name__)
 
-SAVE_AS = "snippets/index.html"
+URL = "snippets/"
+SAVE_AS = URL + "index.html"
 TEMPLATE = "snippets"
+
+
+def announce_report(pelican) -> None:
+    """Tell the templates where the report is (OPSKB_SNIPPET_REPORT_URL), for a footer link."""
+    pelican.settings["OPSKB_SNIPPET_REPORT_URL"] = URL
 
 
 def snippet_rows(articles) -> list[dict]:
@@ -31,7 +37,7 @@ def write_report(generator, writer) -> None:
         context,
         relative_urls=generator.settings["RELATIVE_URLS"],
         template_name=TEMPLATE,
-        url=SAVE_AS.removesuffix("index.html"),
+        url=URL,
     )
     unchecked = [row for row in rows if row["verdict"] == "unchecked"]
     log = logger.warning if unchecked else logger.info
