@@ -75,6 +75,16 @@ def test_a_console_block_without_prompts_is_all_output():
     assert [c.text for c in split_commands("sh", "ls\nwc -l")] == ["ls", "wc -l"]  # a script
 
 
+def test_a_heredoc_is_part_of_its_command_even_with_hash_lines():
+    script = (
+        "cat > /etc/sysctl.d/90-tcp.conf <<'EOF'\n# restore 2.6.16 buffers\n"
+        "net.ipv4.tcp_rmem = 4096 87380 174760\nEOF\necho done"
+    )
+    commands = split_commands("sh", script)
+    assert [c.line for c in commands] == [1, 5]
+    assert copy_text("sh", script) == script
+
+
 def test_split_commands_joins_continuations_for_checking_and_keeps_the_line():
     commands = split_commands("console", "$ banner\nout\n$ tcpdump -ni eth0 \\\n  port 80\n")
     assert [(c.line, c.text) for c in commands] == [(1, "banner"), (3, "tcpdump -ni eth0 port 80")]
@@ -173,6 +183,39 @@ def test_an_opskb_tool_line_is_parsed_by_the_tool_never_run(tmp_path):
     verdict = check_block("sh", line)
     assert finding(verdict, "opskb tool").verdict == "ok"
     assert verdict.badge == "checked: opskb tool options · sh syntax (bash -n)"
+
+
+@pytest.mark.parametrize(
+    ("line", "verdict"),
+    [
+        ("ip route change default via 192.0.2.1 dev eth0 lock window 65535", "ok"),
+        ("ip -6 route add 2001:db8::/32 via fe80::1 dev eth0 window 65535", "ok"),
+        ("ip ro replace unreachable 198.51.100.0/24", "ok"),
+        ("ip route show table main", "ok"),
+        ("ip route add 192.0.2.0/24 dev eth0 windows 65535", "error"),  # no such attribute
+        ("ip route add 192.0.2.0/24 dev eth0 window", "error"),  # no value
+        ("ip route frobnicate default", "error"),
+    ],
+)
+def test_ip_route_grammar(line, verdict):
+    assert finding(check_block("sh", line), "ip route").verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("line", "verdict", "root"),
+    [
+        ("tshark -i eth0 -f 'tcp port 80' -c 100 -w out.pcapng", "ok", True),
+        ("tshark -r in.pcapng -Y 'tcp.window_size_scalefactor == 64' -T fields -e frame.number",
+         "ok", False),
+        ("tshark -r in.pcapng -T yaml", "error", False),
+        ("sudo tcpdump -nr in.pcap -c 0", "error", False),  # a count must be positive
+        ("tcpdump -D", "ok", False),
+    ],
+)  # fmt: skip
+def test_capture_program_lines(line, verdict, root):
+    require_tool("tshark")
+    checked = finding(check_block("sh", line), "tcpdump/tshark")
+    assert (checked.verdict, checked.needs_root) == (verdict, root)
 
 
 def test_ip_route_window_limit_is_inclusive():
