@@ -4,8 +4,10 @@ A block's entry is found by a SHA-256 of its language, options, text and kernel 
 inside it each checker's report is stored with a digest of the source files its verdicts
 rest on (its module, the tool it delegates to, the snippet core) and of the external
 programs it runs (path, size, mtime). Editing `tools/wscale.py` thus changes the sysctl
-checker's digest and no other. Entries are JSON files under `.cache/snippets/`, written
-to a temporary name and renamed, so a crash never leaves half an entry.
+checker's digest and no other. All entries live in `.cache/snippets/verdicts.json`,
+written to a temporary name and renamed, so a crash never leaves half a file.
+
+`build_digest` names Pelican's reader cache by everything else a post's HTML depends on.
 """
 
 from __future__ import annotations
