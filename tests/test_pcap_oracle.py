@@ -1,7 +1,8 @@
 """tshark as the oracle: every TCP packet of every test capture gets the same window fields.
 
-For each crafted case (tests/pcap_captures.py), each of PCAP-DIAG's crafted transfers
-and each real capture in ../shared/captures, tshark's tcp.stream, relative tcp.seq and
+For each crafted case (tests/pcap_captures.py), each crafted transfer of the diagnosis
+tests, the benchmark's generated capture, each real capture in ../shared/captures and
+each capture published under content/, tshark's tcp.stream, relative tcp.seq and
 tcp.ack, tcp.window_size_value, tcp.window_size_scalefactor and tcp.window_size must
 equal our --json output for every frame, with zero mismatches. Some files run again
 with tshark's tcp.default_window_scaling preference against our --assume-shift.
@@ -53,7 +54,9 @@ FIELDS = (
     "tcp.window_size_scalefactor",
     "tcp.window_size",
 )
-RUNS = [(name, None) for name in [*CASES, *TRANSFERS, BENCH_SAMPLE, *SHARED_FILES]]
+# The captures the posts and the lab publish (real kernels in network namespaces).
+CONTENT_FILES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "content").rglob("*.pcap*"))
+RUNS = [(name, None) for name in [*CASES, *TRANSFERS, BENCH_SAMPLE, *SHARED_FILES, *CONTENT_FILES]]
 RUNS += [(name, ASSUMED_SHIFT) for name in sorted(WITH_ASSUMED_SHIFT)]
 
 
@@ -101,6 +104,8 @@ def capture_dir(tmp_path_factory) -> Path:
 def _path(capture_dir: Path, name: str) -> Path:
     if name in SHARED_FILES:
         return require_path(CAPTURES / name, "the shared real captures")
+    if name in CONTENT_FILES:
+        return ROOT / name
     return capture_dir / name
 
 
