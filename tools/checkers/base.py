@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tools.snippets_lines import CommandLine
 
 VERDICTS = ("ok", "warning", "error")  # in rising order of gravity
+
+
+def program_environment() -> dict[str, str]:
+    """The environment checked programs run in: messages in English, no BASH_ENV, no rc files."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from tools.snippets_lines import simple_commands
 
 from . import libpcap
-from .base import Finding, Report, Snippet, worst
+from .base import Finding, Report, Snippet, program_environment, worst
 
 NAME = "tcpdump/tshark"
 Validator = Callable[[str], str | None]  # a problem with an option's value, or None
@@ -224,8 +224,9 @@ def compile_capture_filter(expression: str, linktype: str) -> str | None:
     if tcpdump is None:
         return "not compiled: tcpdump is not installed"
     done = subprocess.run(
-        [tcpdump, "-d", "-y", linktype, expression], capture_output=True, text=True, check=False
-    )
+        [tcpdump, "-d", "-y", linktype, expression], capture_output=True, text=True,
+        check=False, env=program_environment(),
+    )  # fmt: skip
     if done.returncode == 0:
         return None
     reason = done.stderr.strip().splitlines()[-1].removeprefix("tcpdump: ")
@@ -242,7 +243,7 @@ def compile_display_filter(expression: str) -> str | None:
         empty.write_bytes(EMPTY_PCAP)
         done = subprocess.run(
             [tshark, "-n", "-r", str(empty), "-Y", expression],
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, env=program_environment(),
         )  # fmt: skip
     if done.returncode == 0:
         return None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tools.snippets_lines import simple_commands
 
-from .base import Finding, Report, Snippet
+from .base import Finding, Report, Snippet, program_environment
 
 NAME = "sh syntax"
 BASH_ERROR = re.compile(r"^[^:\n]*: line (?P<line>\d+): (?P<message>.*)$", re.M)
@@ -67,8 +67,9 @@ def check(snippet: Snippet) -> Report:
             lines.append(line)
             origin.append(command.line + offset)
     done = subprocess.run(
-        [bash, "-n"], input="\n".join(lines) + "\n", capture_output=True, text=True, check=False
-    )
+        [bash, "-n"], input="\n".join(lines) + "\n", capture_output=True, text=True,
+        check=False, env=program_environment(),
+    )  # fmt: skip
     errors: dict[int, str] = {}
     if done.returncode != 0:
         for found in BASH_ERROR.finditer(done.stderr):
