@@ -51,12 +51,15 @@ class FrontMatter:
     tags: tuple[str, ...]
     category: str
     slug: str
+    summary: str
+    corrections: int  # `!!! correction` admonitions in the body
 
 
 def read_front_matter(path: Path) -> FrontMatter:
     """Pelican's Markdown metadata: `Key: value` lines up to the first blank line."""
     fields: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line in lines:
         if not line.strip():
             break
         key, _, value = line.partition(":")
@@ -68,6 +71,8 @@ def read_front_matter(path: Path) -> FrontMatter:
         tags=tuple(tag.strip() for tag in fields["tags"].split(",")),
         category=fields["category"],
         slug=fields["slug"],
+        summary=fields["summary"],
+        corrections=sum(line.startswith("!!! correction ") for line in lines),
     )
 
 
@@ -83,11 +88,15 @@ class _Page(HTMLParser):
         self.ids: set[str] = set()
         self.times: list[str] = []
         self.h1: list[str] = []
+        self.next_pages: list[str] = []  # href of every <a rel="next">
         self.title = ""
         self.text: list[str] = []
         self._open: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "a" and "next" in (attributes.get("rel") or "").split():
+            self.next_pages.append(attributes.get("href") or "")
         for name, value in attrs:
             if value is None:
                 continue
@@ -251,6 +260,77 @@ def test_index_lists_the_posts_newest_first(built_site):
     assert order == list(reversed(SLUGS_BY_AGE))
 
 
+def test_index_shows_each_posts_summary(built_site):
+    text = words(" ".join(parse_page(built_site / "index.html").text))
+    for post in POSTS_BY_SLUG.values():
+        assert words(post.summary) in text, post.slug
+
+
+def test_corrections_render_as_titled_admonitions(built_site):
+    for post in POSTS_BY_SLUG.values():
+        page = post_page(built_site, post.slug).read_text(encoding="utf-8")
+        shown = re.findall(
+            r'<div class="admonition correction">\s*<p class="admonition-title">([^<]*)</p>', page
+        )
+        assert shown == ["Corrected from the original"] * post.corrections, post.slug
+    assert POSTS_BY_SLUG["tcp-window-scaling-linux-2-6-17"].corrections >= 2
+    assert POSTS_BY_SLUG["vmware-consolidated-backup"].corrections >= 3
+
+
+def _linked_pages(output: Path, page: Path) -> set[Path]:
+    return {resolve(output, page, url) for _, _, url in parse_page(page).urls}
+
+
+def test_archives_and_listings_reach_every_post_tag_and_category(built_site):
+    archives = _linked_pages(built_site, built_site / "archives" / "index.html")
+    assert {post_page(built_site, slug) for slug in SLUGS_BY_AGE} <= archives
+    tags = _linked_pages(built_site, built_site / "tags" / "index.html")
+    categories = _linked_pages(built_site, built_site / "categories" / "index.html")
+    for post in POSTS_BY_SLUG.values():
+        assert {built_site / "tags" / tag / "index.html" for tag in post.tags} <= tags
+        assert built_site / "categories" / post.category.lower() / "index.html" in categories
+    author = built_site / "authors" / "opskb" / "index.html"
+    assert {post_page(built_site, slug) for slug in SLUGS_BY_AGE} <= _linked_pages(
+        built_site, author
+    )
+
+
+def test_pagination_reaches_every_post_newest_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    posts = tmp_path / "content" / "posts"
+    posts.mkdir(parents=True)
+    count, per_page = 12, 5  # DEFAULT_PAGINATION in pelicanconf.py
+    for day in range(1, count + 1):
+        (posts / f"day-{day:02d}.md").write_text(
+            f"Title: Day {day}\nSlug: day-{day:02d}\nDate: 2006-10-{day:02d}\n"
+            "Category: Meta\nTags: meta\n"
+            f"Summary: Notes of day {day}.\n\nBody of day {day}.\n",
+            encoding="utf-8",
+        )
+    output = tmp_path / "output"
+    overrides = {"PATH": str(tmp_path / "content")}
+    assert site.build(ROOT / "pelicanconf.py", output, overrides=overrides) == []
+    page, seen, listed = output / "index.html", set(), []
+    while page not in seen:
+        seen.add(page)
+        parsed = parse_page(page)
+        on_page = []  # in the order the page lists them
+        for _, _, url in parsed.urls:
+            target = resolve(output, page, url)
+            slug = target.parent.name
+            if target.parent.parent == output / "posts" and slug not in on_page:
+                on_page.append(slug)
+        assert 0 < len(on_page) <= per_page, (page, on_page)
+        listed += on_page
+        if not parsed.next_pages:
+            break
+        page = resolve(output, page, parsed.next_pages[0])
+    assert len(seen) == -(-count // per_page)
+    assert listed == [f"day-{day:02d}" for day in range(count, 0, -1)]
+    problems = link_problems(output)
+    assert not problems, "\n".join(problems)
+
+
 def test_atom_feed_has_one_entry_per_post(built_site):
     feed = ET.parse(built_site / "feeds" / "all.atom.xml").getroot()
     entries = feed.findall(f"{ATOM}entry")
@@ -313,7 +393,8 @@ def test_builds_of_the_same_content_are_byte_identical(built_site, tmp_path):
         assert differing == [], f"PYTHONHASHSEED={seed}"
 
 
-def test_every_internal_link_and_asset_resolves_and_nothing_loads_from_elsewhere(built_site):
+def link_problems(built_site: Path) -> list[str]:
+    """Every href/src/srcset and CSS url() that points at nothing or loads from another host."""
     problems = []
     ids: dict[Path, set[str]] = {}
     pages = {path: parse_page(path) for path in html_files(built_site)}
@@ -347,6 +428,11 @@ def test_every_internal_link_and_asset_resolves_and_nothing_loads_from_elsewhere
                 problems.append(f"{css.relative_to(built_site)}: url({url}) loads from elsewhere")
             elif not resolve(built_site, css, url).is_file():
                 problems.append(f"{css.relative_to(built_site)}: url({url}) points at nothing")
+    return problems
+
+
+def test_every_internal_link_and_asset_resolves_and_nothing_loads_from_elsewhere(built_site):
+    problems = link_problems(built_site)
     assert not problems, "\n".join(problems)
 
 
