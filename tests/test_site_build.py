@@ -1,12 +1,11 @@
-"""End-to-end checks of the built site: posts, feed, sitemap, search, links, HTML, failures.
+"""End-to-end checks of the built site: posts, feed, sitemap, search, links, HTML, bytes.
 
 Expected titles, dates and tags are read from the posts' front matter by a parser of
-this file's own; the facts the posts must carry are read from the source they retell.
+the tests' own (site_pages.py); the facts the posts must carry are read from the source they retell.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import os
@@ -14,147 +13,37 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import html5lib
 import pytest
 from conftest import SHARED, require_path
+from site_pages import (
+    POSTS,
+    POSTS_BY_SLUG,
+    ROOT,
+    SLUGS_BY_AGE,
+    html_files,
+    link_problems,
+    parse_page,
+    post_page,
+    resolve,
+    site_path,
+    words,
+)
 
 from tools import site
 
-ROOT = Path(__file__).resolve().parents[1]
-POSTS = ROOT / "content" / "posts"
 SEED = SHARED / "seeds" / "000_09dad5df97211647.txt"
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
-# The three posts the source holds, oldest first (the order the source implies).
-SLUGS_BY_AGE = ("starting-opskb", "vmware-consolidated-backup", "tcp-window-scaling-linux-2-6-17")
 # A word from each post's prose that the search index must let a reader find it by.
 SEARCH_WORDS = {
     "starting-opskb": "blogging",
     "vmware-consolidated-backup": "vcbMounter",
     "tcp-window-scaling-linux-2-6-17": "X4200",
 }
-# Elements that load something into the page: they may never point at another host.
-LOADING = {("script", "src"), ("link", "href"), ("img", "src"), ("img", "srcset")}
-
-
-@dataclass(frozen=True, slots=True)
-class FrontMatter:
-    path: Path
-    title: str
-    date: dt.date
-    tags: tuple[str, ...]
-    category: str
-    slug: str
-    summary: str
-    corrections: int  # `!!! correction` admonitions in the body
-
-
-def read_front_matter(path: Path) -> FrontMatter:
-    """Pelican's Markdown metadata: `Key: value` lines up to the first blank line."""
-    fields: dict[str, str] = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for line in lines:
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.strip()
-    return FrontMatter(
-        path=path,
-        title=fields["title"],
-        date=dt.date.fromisoformat(fields["date"][:10]),
-        tags=tuple(tag.strip() for tag in fields["tags"].split(",")),
-        category=fields["category"],
-        slug=fields["slug"],
-        summary=fields["summary"],
-        corrections=sum(line.startswith("!!! correction ") for line in lines),
-    )
-
-
-POSTS_BY_SLUG = {fm.slug: fm for fm in map(read_front_matter, sorted(POSTS.glob("*.md")))}
-
-
-class _Page(HTMLParser):
-    """What the link checks need from one HTML page: its URLs, ids, headings and times."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.urls: list[tuple[str, str, str]] = []  # (tag, attribute, value)
-        self.ids: set[str] = set()
-        self.times: list[str] = []
-        self.h1: list[str] = []
-        self.next_pages: list[str] = []  # href of every <a rel="next">
-        self.title = ""
-        self.text: list[str] = []
-        self._open: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if tag == "a" and "next" in (attributes.get("rel") or "").split():
-            self.next_pages.append(attributes.get("href") or "")
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name in {"href", "src", "srcset"}:
-                self.urls.append((tag, name, value))
-            elif name == "id" or (tag == "a" and name == "name"):
-                self.ids.add(value)
-            elif tag == "time" and name == "datetime":
-                self.times.append(value)
-        if tag in {"h1", "title"}:
-            self._open.append(tag)
-            if tag == "h1":
-                self.h1.append("")
-
-    def handle_endtag(self, tag):
-        if self._open and self._open[-1] == tag:
-            self._open.pop()
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if "title" in self._open:
-            self.title += data
-        elif "h1" in self._open:
-            self.h1[-1] += data
-
-
-def parse_page(path: Path) -> _Page:
-    page = _Page()
-    page.feed(path.read_text(encoding="utf-8"))
-    page.close()
-    return page
-
-
-def words(text: str) -> str:
-    return " ".join(text.replace("\u00b6", "").split())
-
-
-def resolve(output: Path, page: Path, url: str) -> Path:
-    """The file in `output` that an internal URL on `page` points at."""
-    path = unquote(urlsplit(url).path)
-    if not path:
-        return page
-    base = output if path.startswith("/") else page.parent
-    target = Path(os.path.normpath(base / path.lstrip("/")))
-    return target / "index.html" if target.is_dir() else target
-
-
-def html_files(output: Path) -> list[Path]:
-    return sorted(output.rglob("*.html"))
-
-
-def post_page(output: Path, slug: str) -> Path:
-    return output / "posts" / slug / "index.html"
-
-
-def site_path(url: str) -> str:
-    """`https://host/posts/x/`, `/posts/x/` and `posts/x/` all as `posts/x/`."""
-    return urlsplit(url).path.lstrip("/")
 
 
 # --- the content itself ---------------------------------------------------------------------
@@ -393,44 +282,6 @@ def test_builds_of_the_same_content_are_byte_identical(built_site, tmp_path):
         assert differing == [], f"PYTHONHASHSEED={seed}"
 
 
-def link_problems(built_site: Path) -> list[str]:
-    """Every href/src/srcset and CSS url() that points at nothing or loads from another host."""
-    problems = []
-    ids: dict[Path, set[str]] = {}
-    pages = {path: parse_page(path) for path in html_files(built_site)}
-    for path, page in pages.items():
-        ids[path] = page.ids
-    for path, page in pages.items():
-        where = path.relative_to(built_site)
-        for tag, attribute, value in page.urls:
-            urls = [u.split()[0] for u in value.split(",") if u.strip()]
-            for url in urls if attribute == "srcset" else [value]:
-                parts = urlsplit(url)
-                if parts.scheme in {"mailto", "tel", "data"}:
-                    continue
-                if parts.scheme or parts.netloc:
-                    if (tag, attribute) in LOADING:
-                        problems.append(f"{where}: <{tag} {attribute}> loads {url} from elsewhere")
-                    continue
-                target = resolve(built_site, path, url)
-                if not target.is_file():
-                    problems.append(f"{where}: <{tag} {attribute}={url!r}> points at nothing")
-                elif parts.fragment and target.suffix == ".html":
-                    anchors = ids.get(target) or parse_page(target).ids
-                    if unquote(parts.fragment) not in anchors:
-                        problems.append(f"{where}: {url!r} names no id on its page")
-    for css in sorted(built_site.rglob("*.css")):
-        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css.read_text(encoding="utf-8")):
-            parts = urlsplit(url)
-            if parts.scheme == "data":
-                continue
-            if parts.scheme or parts.netloc:
-                problems.append(f"{css.relative_to(built_site)}: url({url}) loads from elsewhere")
-            elif not resolve(built_site, css, url).is_file():
-                problems.append(f"{css.relative_to(built_site)}: url({url}) points at nothing")
-    return problems
-
-
 def test_every_internal_link_and_asset_resolves_and_nothing_loads_from_elsewhere(built_site):
     problems = link_problems(built_site)
     assert not problems, "\n".join(problems)
@@ -474,113 +325,3 @@ def test_publish_build_uses_the_site_url_everywhere(tmp_path, monkeypatch):
 
 
 # --- failures -------------------------------------------------------------------------------
-
-GOOD_POST = "Title: Fine\nDate: 2006-07-20\nTags: meta\nCategory: Meta\n\nA good post.\n"
-BROKEN_POSTS = {
-    "no-title.md": ("Date: 2006-07-20\nTags: meta\n\nNo title.\n", "title"),
-    "bad-date.md": ("Title: Bad date\nDate: 2006-13-45\n\nBad date.\n", "2006-13-45"),
-    "no-date.md": ("Title: No date\nTags: meta\n\nNo date.\n", "date"),
-}
-
-
-def _content_with(tmp_path: Path, name: str, text: str) -> Path:
-    posts = tmp_path / "content" / "posts"
-    posts.mkdir(parents=True)
-    (posts / "fine.md").write_text(GOOD_POST, encoding="utf-8")
-    (posts / name).write_text(text, encoding="utf-8")
-    return posts / name
-
-
-@pytest.mark.parametrize("name", sorted(BROKEN_POSTS))
-def test_broken_front_matter_fails_with_one_line_naming_the_file(tmp_path, monkeypatch, name):
-    monkeypatch.chdir(ROOT)
-    text, detail = BROKEN_POSTS[name]
-    post = _content_with(tmp_path, name, text)
-    output = tmp_path / "output"
-    output.mkdir()
-    (output / "index.html").write_text("previous build", encoding="utf-8")
-    errors = site.build(
-        ROOT / "pelicanconf.py", output, overrides={"PATH": str(tmp_path / "content")}
-    )
-    assert len(errors) == 1, errors
-    (message,) = errors
-    assert "\n" not in message
-    assert message.startswith(f"{post}: ") and detail in message, message
-    assert sorted(p.name for p in output.iterdir()) == ["index.html"]
-    assert (output / "index.html").read_text(encoding="utf-8") == "previous build"
-    assert not (tmp_path / "output.tmp").exists()
-
-
-def test_failed_build_leaves_no_output_where_there_was_none(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    _content_with(tmp_path, "no-title.md", BROKEN_POSTS["no-title.md"][0])
-    output = tmp_path / "output"
-    errors = site.build(
-        ROOT / "pelicanconf.py", output, overrides={"PATH": str(tmp_path / "content")}
-    )
-    assert errors and not output.exists() and not (tmp_path / "output.tmp").exists()
-
-
-def test_a_block_error_does_not_hide_another_posts_failure(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    bad_date = _content_with(tmp_path, "bad-date.md", BROKEN_POSTS["bad-date.md"][0])
-    unclosed = bad_date.with_name("unclosed.md")
-    # The fence opens on line 4 of the file and is never closed.
-    unclosed.write_text("Title: Open\nDate: 2006-07-20\n\n```sh\necho hi\n", encoding="utf-8")
-    errors = site.build(
-        ROOT / "pelicanconf.py", tmp_path / "output", overrides={"PATH": str(tmp_path / "content")}
-    )
-    assert len(errors) == 2, errors
-    assert sum(e.startswith(f"{unclosed}:4: ") for e in errors) == 1, errors
-    assert sum(e.startswith(f"{bad_date}: ") for e in errors) == 1, errors
-
-
-def _settings_for(tmp_path: Path) -> Path:
-    """A settings file: opskb's own, reading posts from tmp_path/content."""
-    conf = tmp_path / "conf.py"
-    conf.write_text(
-        "import runpy\n"
-        f"_base = runpy.run_path({str(ROOT / 'pelicanconf.py')!r})\n"
-        "globals().update({k: v for k, v in _base.items() if k.isupper()})\n"
-        f"PATH = {str(tmp_path / 'content')!r}\n"
-        f"THEME = {str(ROOT / 'theme')!r}\n"
-        f"PLUGIN_PATHS = [{str(ROOT)!r} + '/' + p for p in _base['PLUGIN_PATHS']]\n",
-        encoding="utf-8",
-    )
-    return conf
-
-
-def test_main_reports_each_broken_post_and_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
-    _content_with(tmp_path, "bad-date.md", BROKEN_POSTS["bad-date.md"][0])
-    (tmp_path / "content" / "posts" / "no-title.md").write_text(
-        BROKEN_POSTS["no-title.md"][0], encoding="utf-8"
-    )
-    output = tmp_path / "output"
-    assert site.main(["build", "-s", str(_settings_for(tmp_path)), "-o", str(output)]) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 2, errors
-    assert any("bad-date.md: " in line and "2006-13-45" in line for line in errors)
-    assert any("no-title.md: " in line and "title" in line for line in errors)
-    assert not output.exists()
-
-
-def test_main_rejects_a_missing_settings_file(tmp_path, capsys):
-    assert site.main(["build", "-s", str(tmp_path / "nope.py"), "-o", str(tmp_path / "o")]) == 2
-    assert "nope.py: no such settings file" in capsys.readouterr().err
-
-
-def test_python_m_tools_site_build_smoke(tmp_path):
-    output = tmp_path / "output"
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.site", "build", "-o", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "error:" not in result.stderr and "Traceback" not in result.stderr
-    for slug in SLUGS_BY_AGE:
-        assert post_page(output, slug).is_file()
-    assert not (tmp_path / "output.tmp").exists()
