@@ -141,6 +141,9 @@ def craft(spec: Transfer) -> list:
             emit(
                 seen(c_time, s_time), "s", "PA", s_isn + 1 + offset, c_isn + 352, 1608, payload=size
             )
+            if offset + size > acked + (c_raw << c_shift):  # past the client's own window:
+                missing.append((offset, size))  # it arrives, and the client drops it
+                continue
             received[offset] = size
             while acked in received:
                 acked += received.pop(acked)

@@ -100,10 +100,11 @@ def test_shift_rewritten_to_0_with_shift_3(tmp_path):
     assert found.estimated_shift == 3  # 5840 / ceil(5840/8) = 5840/730 = 2^3
 
 
-@pytest.mark.parametrize("vantage", ["client", "middle", "server"])
+@pytest.mark.parametrize("vantage", ["middle", "server"])
 def test_sender_scaling_windows_the_receiver_never_scaled(tmp_path, vantage):
-    """The SYN-ACK's option was removed on the way: the client does not scale, the server
-    (which sent it) multiplies the client's windows by 2^6 and overruns them."""
+    """The client does not scale, the server multiplies its windows by 2^6 and overruns the
+    acks it has seen. (Beside a client that acks at once and never fills its buffer, each
+    segment still fits the newest ack's window: there is nothing to see.)"""
     found = diagnoses(Transfer(server_shift=None, applied_shift=6, vantage=vantage), tmp_path)
     assert codes(found) == ["peer-exceeds-window", "scaling-disabled"]
     exceeded = next(d for d in found if d.code == "peer-exceeds-window")

@@ -141,14 +141,12 @@ def check_exceeded_window(conn: Connection) -> list[Diagnosis]:
         if receiver.shift is None or sender is None or sender.data == 0:
             continue
         shift = receiver.shift
-        edges = follow(conn, other(direction), MAX_SHIFT, max(sender.mss, 1))
-        beyond = edges.beyond_frames[shift]
+        edges = follow(conn, other(direction), shift, max(sender.mss, 1))
+        beyond = edges.overrun_frames
         if len(beyond) < MIN_EDGES:
             continue
-        used = next(
-            (k for k in range(shift + 1, MAX_SHIFT + 1) if not edges.beyond_frames[k]), None
-        )
-        estimate = "" if used is None else f" Its data needs a shift of at least {used} to fit."
+        used = edges.overrun_shift
+        estimate = f" Its data needs a shift of at least {used} to fit." if used > shift else ""
         found.append(
             Diagnosis(
                 "peer-exceeds-window",

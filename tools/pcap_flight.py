@@ -46,7 +46,10 @@ class Edges:
     offered: list = field(default_factory=list)  # per k: edges in force while sending
     reached: list = field(default_factory=list)  # per k: edges the data reached
     hit_frames: list = field(default_factory=list)  # per k: frames that reached an edge
-    beyond_frames: list = field(default_factory=list)  # per k: frames past it by more than a probe
+    # Data past the newest edge at k = w (ack + raw << w of the latest ack, however fresh):
+    # the frames, and the smallest shift that would have let each through.
+    overrun_frames: list = field(default_factory=list)
+    overrun_shift: int = 0
     losses: int = 0  # loss events: retransmissions after the receiver's ack moved on
     lost_at_edge: list = field(default_factory=list)  # per k: lost first segments at the edge
     full_frames: list = field(default_factory=list)  # Wireshark's "window full"
@@ -59,7 +62,6 @@ class Edges:
         self.offered = [set() for _ in range(size)]
         self.reached = [set() for _ in range(size)]
         self.hit_frames = [[] for _ in range(size)]
-        self.beyond_frames = [[] for _ in range(size)]
         self.lost_at_edge = [[] for _ in range(size)]
 
 
@@ -129,16 +131,17 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
     raised_at: list = [None] * (shifts + 1)  # per k: capture time of the ack that raised the edge
     waiting: list = [None] * (shifts + 1)  # per k: (edge, frame) reached, not yet released
     peer_sent_data = False  # since the sender's last new data: a request, not a window, moved it
-    reference = highest = last_ack = last_window = recovery_end = None
+    reference = highest = last_ack = last_window = recovery_end = newest = last_raw = None
     at_edge: dict[int, tuple] = {}  # first sequence number -> (frame, ks of edges it sat at)
     for a in conn.segments:
         s = a.segment
         if a.direction != sender:
             peer_sent_data = peer_sent_data or s.payload_len > 0
             if s.flags & ACK and not s.flags & (SYN | RST) and reference is not None:
-                last_ack = unwrap(s.ack, reference)
+                last_ack, last_raw = unwrap(s.ack, reference), s.window
                 last_window = a.effective_window if a.scalefactor != -1 else None
                 pending.append((s.time, last_ack, s.window))
+                newest = max(newest or 0, last_ack + (s.window << shifts))
             continue
         if reference is None:
             reference = s.seq
@@ -162,6 +165,10 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
                     found.lost_at_edge[k].append(frame)
             continue
         highest = end
+        if newest is not None and end - newest > 1:  # a zero-window probe is 1 byte past
+            found.overrun_frames.append(s.frame)
+            needed = math.ceil(math.log2((end - last_ack) / last_raw)) if last_raw else shifts
+            found.overrun_shift = max(found.overrun_shift, needed)
         if last_window is not None and end == last_ack + last_window:
             found.full_frames.append(s.frame)
         ks = tuple(
@@ -186,8 +193,6 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
             found.offered[k].add(right)
             if end > right:
                 found.passed[k] = True
-                if end - right > 1:  # a zero-window probe carries one byte past the edge
-                    found.beyond_frames[k].append(s.frame)
             elif end > right - tolerance:
                 waiting[k] = (right, s.frame)
         peer_sent_data = False
