@@ -243,3 +243,13 @@ def test_compare_with_the_other_end(tmp_path):
     with pytest.raises(PcapBlockError, match="needs file") as caught:
         parse_block("format: tcpdump\ncompare: client.pcap\n\n" + SOURCE_TRACE)
     assert caught.value.line == 2
+
+
+def test_a_long_capture_asks_for_a_frame_range(tmp_path):
+    from pcap_crafted import Transfer, write
+
+    write(Transfer(), tmp_path / "long.pcap")  # several hundred packets
+    with pytest.raises(PcapBlockError, match="choose at most 200 with frames") as caught:
+        run_block(tmp_path / "post.md", "file: long.pcap")
+    assert caught.value.line == 1
+    assert len(run_block(tmp_path / "post.md", "file: long.pcap\nframes: 1-200").rows) == 200

@@ -43,6 +43,7 @@ SCALE_WORDS = {SCALE_UNKNOWN: "unknown", SCALE_NONE: "none"}
 ARROWS = {"c2s": "client → server", "s2c": "server → client"}
 HEREDOC_END = "TRACE"
 SEQ_MOD = 1 << 32
+MAX_ROWS = 200  # rows a block's table may show
 
 
 class PcapBlockError(ValueError):
@@ -282,6 +283,8 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
             f"unknown option {name!r} on the fence line (write it in the block)", 0
         )
     block = parse_block(source)
+    if "compare" in block.options:
+        _capture(post, block, "compare")  # a missing file is the first thing to say
     rows, commands = _annotated(post, block)
     if not rows:
         raise PcapBlockError("no TCP segment in the capture", block.lines.get("file", 1))
@@ -295,6 +298,13 @@ def run_block(post: Path, source: str, fence_options: dict | None = None) -> Blo
     if not shown:
         line = block.lines.get("frames", block.lines.get("connection", 1))
         raise PcapBlockError("no packet matches frames/connection", line)
+    if len(shown) > MAX_ROWS:
+        line = block.lines.get("frames", block.lines.get("file", 1))
+        raise PcapBlockError(
+            f"{len(shown)} packets would make a table too long to read: choose at most"
+            f" {MAX_ROWS} with frames: FIRST-LAST",
+            line,
+        )
     commands = _selected(commands, block.options)
     numbers = relative_numbers(rows)
     found, connections = [], []
