@@ -9,6 +9,7 @@ tshark reads the same files as the oracle.
 
 from __future__ import annotations
 
+import gzip
 import struct
 from collections.abc import Callable
 
@@ -438,4 +439,5 @@ CASES: dict[str, Callable[[], bytes]] = {
     "zero_lengths.pcap": _zero_lengths,
     "tunnels.pcap": _tunnels,
     "mpls_pppoe.pcap": _mpls_pppoe,
+    "gzipped.pcapng.gz": lambda: gzip.compress(_pcapng_multi(), mtime=0),
 }

@@ -224,6 +224,17 @@ def test_pcapng_packet_of_an_undefined_interface(tmp_path, capsys):
     assert err == f"{path}: frame 2 at byte {offset}: packet names interface 3, not defined\n"
 
 
+def test_gzipped_capture_and_its_corruption(tmp_path, capsys):
+    import gzip
+
+    data = gzip.compress(_capture(), mtime=0)
+    assert [_fields(s) for s in read_segments(io.BytesIO(data))] == CRAFTED
+    path, status, out, err = _run_bad(tmp_path, capsys, data[: len(data) // 2])
+    assert status == 2 and 0 < len(out) < len(CRAFTED)
+    assert err.startswith(f"{path}: frame {len(out) + 1} at byte ")
+    assert "cannot read on: Compressed file ended" in err and err.count("\n") == 1
+
+
 def test_missing_file(tmp_path, capsys):
     assert main([str(tmp_path / "absent.pcap")]) == 2
     err = capsys.readouterr().err

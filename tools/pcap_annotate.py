@@ -29,7 +29,7 @@ from tools.pcap_annotate_out import (
     write_csv,
     write_text,
 )
-from tools.pcap_read import CAPTURE_MAGICS, iter_raw
+from tools.pcap_read import CAPTURE_MAGICS, Prepended, iter_raw
 from tools.pcap_records import AnnotatedSegment, Segment
 from tools.pcap_track import MAX_SHIFT, Tracker
 
@@ -76,25 +76,6 @@ def annotate_file(source, assume_shift: int | None = None) -> Iterator[Annotated
     """Annotate a capture or a text trace given as a path or a binary file object."""
     with _Input(source) as stream:
         yield from annotate(stream.records(), assume_shift)
-
-
-class _Chain(io.RawIOBase):
-    """Bytes already read (to sniff the format), then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest) -> None:
-        self.head, self.rest = head, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self.head:
-            size = min(len(buffer), len(self.head))
-            buffer[:size], self.head = self.head[:size], self.head[size:]
-            return size
-        data = self.rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _read_head(file) -> bytes:
@@ -151,7 +132,7 @@ class _Input:
             return iter_raw(self.file, self.head, on_wait)
         from tools.pcap_text import read_text
 
-        text = io.BufferedReader(_Chain(self.head, self.file))
+        text = io.BufferedReader(Prepended(self.head, self.file))
         return (_raw_from_segment(segment) for segment in read_text(text))
 
     def size(self) -> int | None:

@@ -9,9 +9,12 @@ first; then bad input raises `PcapError` naming the byte offset and the frame.
 
 from __future__ import annotations
 
+import gzip
+import io
 import socket
 import struct
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -27,6 +30,7 @@ CAPTURE_MAGICS = frozenset(
     for magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAPNG_SHB)
     for order in ("<I", ">I")
 )
+GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952
 # pcapng block types (draft-ietf-opsawg-pcapng §4).
 BLOCK_IDB, BLOCK_OPB, BLOCK_SPB, BLOCK_EPB = 1, 2, 3, 6
 IDB_OPT_TSRESOL, IDB_OPT_TSOFFSET = 9, 14
@@ -62,14 +66,21 @@ class _Stream:
     def offset(self) -> int:
         return self.consumed + self.pos
 
-    def fill(self, need: int) -> bool:
-        """Make `need` bytes available at pos; False if the stream ends first."""
+    def fill(self, need: int, frame: int = 0) -> bool:
+        """Make `need` bytes available at pos; False if the stream ends first.
+
+        `frame` is the frame being read, named if the data cannot be read at all
+        (a corrupt compressed capture, an I/O error).
+        """
         while self.end - self.pos < need:
             if self.eof:
                 return False
             if self.on_wait is not None:
                 self.on_wait()
-            more = self.read(max(CHUNK, need))
+            try:
+                more = self.read(max(CHUNK, need))
+            except (OSError, EOFError, zlib.error) as error:
+                raise PcapError(f"cannot read on: {error}", self.offset(), frame) from None
             if not more:
                 self.eof = True
                 continue
@@ -77,6 +88,25 @@ class _Stream:
             self.buf = self.buf[self.pos : self.end] + more
             self.pos, self.end = 0, len(self.buf)
         return True
+
+
+class Prepended(io.RawIOBase):
+    """Bytes already read from a stream (to sniff its format), then the rest of it."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size], self.head = self.head[:size], self.head[size:]
+            return size
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _open(source) -> tuple[BinaryIO, bool]:
@@ -94,13 +124,19 @@ def iter_raw(source, head: bytes = b"", on_wait=None) -> Iterator[tuple]:
     The file's magic is checked at once (PcapError here if it is not a capture).
     """
     file, owned = _open(source)
+    opened = file
     try:
+        if not head:
+            head = file.read(2)
+        if head[:2] == GZIP_MAGIC:  # a compressed capture, as Wireshark reads them
+            file = gzip.GzipFile(fileobj=io.BufferedReader(Prepended(head, file)))
+            head = b""
         records = _records(_Stream(file, head, on_wait))
     except BaseException:
         if owned:
-            file.close()
+            opened.close()
         raise
-    return _closing(records, file) if owned else records
+    return _closing(records, opened) if owned else records
 
 
 def _closing(records: Iterator[tuple], file: BinaryIO) -> Iterator[tuple]:
@@ -151,7 +187,7 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
     while True:
         if end - pos < 16:  # refill only at a chunk's edge; parse in place otherwise
             stream.pos = pos
-            if not stream.fill(16):
+            if not stream.fill(16, frame + 1):
                 if stream.end > stream.pos:
                     raise PcapError(
                         f"record header cut short ({stream.end - stream.pos} of 16 bytes)",
@@ -171,7 +207,7 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
         pos = start + caplen
         if pos > end:
             stream.pos = start - 16
-            if not stream.fill(16 + caplen):
+            if not stream.fill(16 + caplen, frame):
                 raise PcapError(
                     f"record cut short: {caplen} bytes announced, "
                     f"{stream.end - stream.pos - 16} left",
@@ -224,7 +260,7 @@ def _pcapng(stream: _Stream) -> Iterator[tuple]:
     interfaces: list[_Interface] = []
     frame = 0
     while True:
-        if not stream.fill(12):
+        if not stream.fill(12, frame + 1):
             if stream.end > stream.pos:
                 raise PcapError("block header cut short", stream.offset(), frame + 1)
             return
@@ -250,7 +286,7 @@ def _pcapng(stream: _Stream) -> Iterator[tuple]:
             raise PcapError(f"block length {block_len} is invalid", stream.offset(), current)
         if block_len > (MAX_FRAME + 64 if is_packet else MAX_BLOCK):
             raise PcapError(f"block length {block_len} is absurd", stream.offset(), current)
-        if not stream.fill(block_len):
+        if not stream.fill(block_len, current):
             raise PcapError(
                 f"block cut short: {block_len} bytes announced, {stream.end - stream.pos} left",
                 stream.offset(),
