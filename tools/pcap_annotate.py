@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Annotate a TCP capture (pcap, pcapng or tcpdump text) with the effective "
         "window of every packet, as Wireshark computes it, and diagnose window scaling.",
     )
-    parser.add_argument("capture", help="a pcap/pcapng file or tcpdump text output; - for stdin")
+    parser.add_argument(
+        "capture", help="a pcap or pcapng file (gzip too) or tcpdump text output; - for stdin"
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per packet per line")
     output.add_argument("--csv", action="store_true", help="comma-separated values with a header")
