@@ -321,3 +321,20 @@ def test_summary_of_a_corrupt_capture_covers_what_was_read(tmp_path, capsys):
     captured = capsys.readouterr()
     assert [json.loads(line)["connection"] for line in captured.out.splitlines()] == [1, 2]
     assert captured.err.startswith(f"{path}: frame 22 at byte ")
+
+
+def test_selected_frames_and_connection_keep_the_handshake_state(tmp_path, capsys):
+    path = tmp_path / "two.pcap"
+    path.write_bytes(pcap(frames(conversation() + conversation(6, None, ports=(40001, 80))), 1))
+    assert main(["--json", "--frames", "3-3", str(path)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (record["frame"], record["window_size"]) == (3, 502 * 64)  # handshake: frames 1-2
+    assert main(["--csv", "--connection", "2", "--frames", "14-", str(path)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [int(row["frame"]) for row in rows] == list(range(14, 23))
+    assert {row["window_size_scalefactor"] for row in rows} == {"-2"}
+    assert main(["--summary", "--json", "--connection", "2", str(path)]) == 0
+    assert [json.loads(line)["connection"] for line in capsys.readouterr().out.splitlines()] == [2]
+    with pytest.raises(SystemExit):
+        main(["--frames", "9-2", str(path)])
+    assert "not a frame range" in capsys.readouterr().err

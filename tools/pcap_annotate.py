@@ -26,6 +26,7 @@ from tools.pcap_annotate_out import (
     Output,
     Progress,
     Rows,
+    Selection,
     write_csv,
     write_text,
 )
@@ -142,6 +143,19 @@ class _Input:
             return None
 
 
+def _frame_range(text: str) -> tuple[int, int | None]:
+    """`A-B`, `A-`, `-B` or `A` as (first, last or None)."""
+    first, dash, last = text.partition("-")
+    try:
+        start = int(first) if first else 1
+        end = (int(last) if last else None) if dash else start
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame range like 10-20") from None
+    if start < 1 or (end is not None and end < start):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame range like 10-20")
+    return start, end
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.pcap_annotate",
@@ -160,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="one block per connection with its diagnoses (with --json: one object each)",
     )
     parser.add_argument("--text", action="store_true", help="read the input as tcpdump text")
+    parser.add_argument(
+        "--connection", type=int, metavar="ID", help="print only this connection (ids from 1)"
+    )
+    parser.add_argument(
+        "--frames",
+        type=_frame_range,
+        metavar="A-B",
+        help="print only frames A to B (A-, -B, A): every frame is still tracked; "
+        "per-packet output only",
+    )
     parser.add_argument(
         "--assume-shift",
         type=int,
@@ -182,12 +206,18 @@ def main(argv: list[str] | None = None) -> int:
             size = stream.size()
             if size and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() and not stream.is_text:
                 records = Progress(records, stream.file, size, sys.stderr)
+            selection = None
+            if args.connection is not None or args.frames is not None:
+                selection = Selection(args.connection, *(args.frames or (1, None)))
             if args.summary:
                 from tools.pcap_summary import write_summary
 
-                write_summary(annotate(records, args.assume_shift), out, as_json=args.json)
+                annotated = annotate(records, args.assume_shift)
+                if args.connection is not None:
+                    annotated = (a for a in annotated if a.connection == args.connection)
+                write_summary(annotated, out, as_json=args.json)
             else:
-                rows = Rows(records, Tracker(args.assume_shift))
+                rows = Rows(records, Tracker(args.assume_shift), selection)
                 if args.json:
                     JsonWriter(output).write(rows)
                 elif args.csv:

@@ -11,6 +11,7 @@ import csv
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tools.pcap_records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 from tools.pcap_track import Tracker
@@ -56,16 +57,37 @@ def address_text(ip_version: int, address) -> str:
     return address if isinstance(address, str) else socket.inet_ntop(_FAMILY[ip_version], address)
 
 
-class Rows:
-    """Raw segments and the tracker that annotates them, consumed once."""
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which packets are printed (all are tracked: a window depends on earlier packets)."""
 
-    def __init__(self, records: Iterator[tuple], tracker: Tracker) -> None:
-        self.records, self.tracker = records, tracker
+    connection: int | None = None
+    first_frame: int = 1
+    last_frame: int | None = None
+
+    def keeps(self, frame: int, connection: int) -> bool:
+        return (
+            (self.connection is None or connection == self.connection)
+            and frame >= self.first_frame
+            and (self.last_frame is None or frame <= self.last_frame)
+        )
+
+
+class Rows:
+    """Raw segments and the tracker that annotates them, consumed once; `selection`
+    (None: everything) chooses the packets that are printed."""
+
+    def __init__(
+        self, records: Iterator[tuple], tracker: Tracker, selection: Selection | None = None
+    ) -> None:
+        self.records, self.tracker, self.selection = records, tracker, selection
 
     def __iter__(self) -> Iterator[tuple]:
-        step = self.tracker.step
+        step, selection = self.tracker.step, self.selection
         for raw in self.records:
-            yield raw, step(raw)
+            result = step(raw)
+            if selection is None or selection.keeps(raw[0], result[0]):
+                yield raw, result
 
 
 class Output:
@@ -92,17 +114,20 @@ class JsonWriter:
         self.output = output
 
     def write(self, rows: Rows) -> None:
+        keeps = None if rows.selection is None else rows.selection.keeps
         try:
-            self._loop(rows.records, rows.tracker.step, self.output.lines, self.output.write)
+            self._loop(rows.records, rows.tracker.step, keeps, self.output.lines, self.output.write)
         finally:  # on bad input, what was valid is still written
             self.output.write()
 
     @staticmethod
-    def _loop(records, step, lines, write_lines) -> None:
+    def _loop(records, step, keeps, lines, write_lines) -> None:
         templates: dict[int, str] = {}  # per connection and direction: conn * 2 + direction
         flag_text = FLAG_TEXT
         for raw in records:
             conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
+            if keeps is not None and not keeps(raw[0], conn):
+                continue
             template = templates.get(conn * 2 + direction)
             if template is None:
                 if len(templates) > CONNECTION_CACHE:
