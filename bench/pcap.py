@@ -4,7 +4,8 @@
 
 Generates (once, cached under bench/out/) a classic pcap of Ethernet frames cut at a
 128-byte snap length: interleaved IPv4 and IPv6 connections, with both sides scaling,
-with scaling refused by the SYN-ACK, and without a captured handshake. Then runs
+with scaling refused by the SYN-ACK, and without a captured handshake; half of them
+carry TCP timestamps on every segment, as Linux does. Then runs
 `python -m tools.pcap_annotate --json FILE > /dev/null` and
 `tshark -r FILE -T fields -e tcp.window_size_value -e tcp.window_size_scalefactor
 -e tcp.window_size > /dev/null`, each in its own child process, and prints both
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SNAPLEN = 128
 MSS = 1448
-FORMAT_VERSION = 1  # bump when the generated capture changes
+FORMAT_VERSION = 2  # bump when the generated capture changes
 
 ETH_IPV4 = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
 ETH_IPV6 = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x86\xdd"
@@ -37,6 +38,7 @@ RECORD = struct.Struct("<IIII")
 IPV4 = struct.Struct("!BBHHHBBH4s4s")
 IPV6 = struct.Struct("!IHBB16s16s")
 TCP = struct.Struct("!HHIIBBHHH")
+TSOPT = struct.Struct("!II")
 SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
 
 
@@ -57,17 +59,29 @@ class _Connection:
         self.cshift, self.sshift = rng.randrange(0, 15), rng.randrange(0, 15)
         self.stage = 0 if self.kind != "no-handshake" else 3
         self.sent = 0
+        self.timestamps = index % 2 == 0  # as Linux sends them; the others as Windows does
+        self.clock = rng.getrandbits(31)
 
     def options(self, shift: int | None) -> bytes:
+        """SYN options in Linux's order: MSS, SACK permitted, timestamps, NOP, WS."""
         mss = b"\x02\x04" + (1460 if not self.v6 else 1440).to_bytes(2, "big")
-        if shift is None:
-            return mss + b"\x01\x01\x04\x02"
-        return mss + b"\x01\x03\x03" + bytes([shift]) + b"\x04\x02\x00\x00"
+        sack = b"\x04\x02"
+        stamps = b"\x08\x0a" + TSOPT.pack(self.clock, 0) if self.timestamps else b"\x01\x01"
+        scale = b"\x01\x01\x01\x00" if shift is None else b"\x01\x03\x03" + bytes([shift])
+        return mss + sack + stamps + scale
+
+    def stamps(self) -> bytes:
+        """NOP NOP TS on every segment after the SYN when timestamps are on."""
+        if not self.timestamps:
+            return b""
+        self.clock = (self.clock + 1) & 0xFFFFFFFF
+        return b"\x01\x01\x08\x0a" + TSOPT.pack(self.clock, self.clock - 7 & 0xFFFFFFFF)
 
     def segment(self, from_client: bool, flags: int, length: int, window: int, opts=b""):
         src, dst = (self.client, self.server) if from_client else (self.server, self.client)
         sport, dport = (self.cport, self.sport) if from_client else (self.sport, self.cport)
         seq, ack = (self.cseq, self.sseq) if from_client else (self.sseq, self.cseq)
+        opts = opts or self.stamps()
         tcp = TCP.pack(sport, dport, seq, ack, (20 + len(opts)) << 2, flags, window, 0, 0) + opts
         if self.v6:
             ip = IPV6.pack(0x60000000, len(tcp) + length, 6, 64, src, dst)
