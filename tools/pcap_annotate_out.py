@@ -1,8 +1,10 @@
-"""Output formats of the pcap annotator: tcpdump-like text, JSON lines, CSV, summary.
+"""Per-packet output of the pcap annotator: tcpdump-like text, JSON lines, CSV.
 
-Each writer takes `Rows` (raw segment tuples and the tracker that annotates them) and
-a text stream. The JSON writer is the benchmarked hot path: one %-format per packet,
-endpoint text built once per connection, writes batched.
+Each writer takes `Rows` (raw segment tuples, the tracker that annotates them, the
+packets selected for printing) and an `Output` (lines batched, flushed whenever the
+input waits). The JSON writer is the benchmarked hot path: one %-format per packet,
+endpoint text built once per connection, writes batched. The per-connection summary
+is `tools.pcap_summary`.
 """
 
 from __future__ import annotations
