@@ -19,7 +19,10 @@ from tools.pcap_wording import endpoint
 SEQ_MOD = 1 << 32
 MIN_EDGES = 3  # window edges the sender must reach before a window limit is claimed
 MIN_EDGE_SHARE = 0.6  # share of the edges offered while sending that the sender reached
-LAG_SHARE = 0.75  # of the handshake round trip: how old an ack must be, seen beside the receiver
+# Seen beside the receiver, the ack a sender acts on passed the capture about one reaction
+# time (the handshake's) before its data: at least LAG_SHARE of it, at most OLDEST_SHARE.
+LAG_SHARE = 0.75
+OLDEST_SHARE = 1.0
 NEAR_SHARE = 0.25  # of the round trip: a sender reacting faster than this is beside the capture
 RELEASE_SHARE = 0.5  # of the round trip: how soon after a window advance a bound sender sends
 
@@ -124,10 +127,14 @@ def follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
 def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges:
     reaction = conn.reaction.get(sender, 0.0)
     # Beside the sender its answers follow within microseconds, however the SYN-ACK went.
-    lag = LAG_SHARE * reaction if conn.rtt and reaction > NEAR_SHARE * conn.rtt else 0.0
+    far = bool(conn.rtt) and reaction > NEAR_SHARE * conn.rtt
+    # The ack a sender acted on passed the capture between these two lags before its data.
+    lag, lag_oldest = (LAG_SHARE * reaction, OLDEST_SHARE * reaction) if far else (0.0, 0.0)
     slack = RELEASE_SHARE * conn.rtt if conn.rtt else None
     found = Edges(shifts)
     pending: deque = deque()  # (time, ack, raw window) not yet visible to the sender
+    pending_oldest: deque = deque()  # the same, for the edge the sender knew at the least
+    oldest: list = [None] * (shifts + 1)  # per k: that edge
     raised_at: list = [None] * (shifts + 1)  # per k: capture time of the ack that raised the edge
     waiting: list = [None] * (shifts + 1)  # per k: (edge, frame) reached, not yet released
     peer_sent_data = False  # since the sender's last new data: a request, not a window, moved it
@@ -141,6 +148,7 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
                 last_ack, last_raw = unwrap(s.ack, reference), s.window
                 last_window = a.effective_window if a.scalefactor != -1 else None
                 pending.append((s.time, last_ack, s.window))
+                pending_oldest.append((s.time, last_ack, s.window))
                 newest = max(newest or 0, last_ack + (s.window << shifts))
             continue
         if reference is None:
@@ -150,6 +158,10 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
             for k in range(shifts + 1):
                 if found.edge[k] is None or ack + (raw << k) > found.edge[k]:
                     found.edge[k], raised_at[k] = ack + (raw << k), time
+        while pending_oldest and pending_oldest[0][0] <= s.time - lag_oldest:
+            _, ack, raw = pending_oldest.popleft()
+            for k in range(shifts + 1):
+                oldest[k] = max(oldest[k] or 0, ack + (raw << k))
         if not s.payload_len:
             continue
         start = unwrap(s.seq, reference)
@@ -193,7 +205,7 @@ def _follow(conn: Connection, sender: str, shifts: int, tolerance: int) -> Edges
             found.offered[k].add(right)
             if end > right:
                 found.passed[k] = True
-            elif end > right - tolerance:
+            elif end >= min(right, oldest[k] or right) - tolerance:
                 waiting[k] = (right, s.frame)
         peer_sent_data = False
     return found
