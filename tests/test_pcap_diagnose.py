@@ -255,3 +255,19 @@ def test_options_cut_by_the_snap_length_are_not_evidence():
     path = require_path(CAPTURES / "zeek_truncated_header.pcap", "the shared captures")
     (found,) = diagnose(list(annotate_file(str(path))))
     assert "128.3.26.249:25 sent no" in found.message and "201.186.157.67" not in found.message
+
+
+LAB_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_real_transfer_held_by_a_64k_route_window(side):
+    """The lab's route window 65535 caps the client's window: the server waits at its edge."""
+    rows = list(annotate_file(str(LAB_DATA / f"lab-route-window-{side}.pcap")))
+    (found,) = diagnose(rows)
+    assert found.code == "window-limited" and "at most 65535 bytes" in found.message
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_real_healthy_transfer_has_no_finding(side):
+    assert diagnose(list(annotate_file(str(LAB_DATA / f"lab-healthy-{side}.pcap")))) == []
