@@ -118,13 +118,13 @@ def collapsed_syn(conn, receiver: Side, sender: Side) -> list[Diagnosis]:
         _misread(
             "peer-ignores-shift",
             (syn.segment.frame, first.segment.frame),
-            f"{receiver.name}'s SYN arrived here with window scale shift {shown} and window"
-            f" {syn.segment.window}, but its first window after the handshake is raw {raw}:"
-            f" {syn.segment.window}/{raw} ≈ {ratio:.1f} ≈ 2^{shift}. {receiver.name} most"
-            f" likely scales its windows by 2^{shift} while this side was told shift {shown},"
-            f" so the Window Scale option was rewritten on the way: {sender.name} reads"
-            f" {raw << shown} bytes where {receiver.name} means {raw << shift}."
-            f" Estimated shift: {shift}.",
+            f"{receiver.name}'s SYN shows window scale shift {shown} and window"
+            f" {syn.segment.window} here, but its first window after the handshake is raw"
+            f" {raw}: {syn.segment.window}/{raw} ≈ {ratio:.1f} ≈ 2^{shift}. {receiver.name}"
+            f" most likely scales its windows by 2^{shift}, not 2^{shown}: the Window Scale"
+            f" option was rewritten between it and this capture point (or its stack announces"
+            f" one shift and uses another), and {sender.name} reads {raw << shown} bytes where"
+            f" {receiver.name} means {raw << shift}. Estimated shift: {shift}.",
             receiver.name,
             shift,
             shown,
