@@ -1,9 +1,10 @@
 """Where a connection's window edges were and how each sender's data met them.
 
 The measurements behind `tools.pcap_diagnose`: each side's SYN, first window and
-shift; the handshake's round trip and which end sits beside the capture; and, for one
-sender, the right window edges `ack + (raw << k)` of its peer for k = 0..w, which it
-passed, and which it reached (within one segment) — the signature of a window limit.
+shift; the handshake's round trip and how late each sender's answers pass the capture
+point; and, for one sender, the right window edges `ack + (raw << k)` of its peer for
+k = 0..w: which it passed, which it reached (within one segment) and was released from
+by a window advance — the signature of a window limit — and where its losses began.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Side:
     syn: AnnotatedSegment | None = None
     first_window: AnnotatedSegment | None = None  # first non-SYN segment: its raw window
     mss: int = 0  # largest payload it sent
-    shift: int | None = None  # the shift its windows are scaled by (None: unknown/none)
+    shift: int | None = None  # the shift its windows are scaled by (0: off, None: unknown)
     data: int = 0  # payload bytes sent
 
 
@@ -53,7 +54,7 @@ class Edges:
     # the frames, and the smallest shift that would have let each through.
     overrun_frames: list = field(default_factory=list)
     overrun_shift: int = 0
-    losses: int = 0  # loss events: retransmissions after the receiver's ack moved on
+    losses: int = 0  # loss events, as NewReno counts them
     lost_at_edge: list = field(default_factory=list)  # per k: lost first segments at the edge
     full_frames: list = field(default_factory=list)  # Wireshark's "window full"
     retransmissions: int = 0
