@@ -5,14 +5,17 @@
 - `peer-ignores-shift`: the data sender keeps its bytes in flight at or below the
   receiver's raw window (or raw << k, k below the announced shift) while the scaled
   window is far larger (heuristic 1 of the reference); or, in a capture taken at the
-  data sender, a SYN showing shift 0 whose window divided by that side's first raw
-  window is about 2^k (heuristic 2: the option was rewritten on the way).
+  data sender, a SYN showing shift s whose window divided by that side's first raw
+  window is about 2^k, k > s (heuristic 2: the option was rewritten on the way).
 - `peer-exceeds-window`: the sender goes past ack + (raw << w): it scales by more than
   the receiver announced (an option removed or rewritten in one SYN only).
 - `window-tracking-drops`: the ends agree, but the sender's losses begin exactly at
   ack + (raw << k), k below the shift (heuristic 4: a window-tracking box).
 - `scaling-disabled`, `shift-clamped`, `zero-window`, `window-full`, `window-limited`,
   and `shift-unverified` (information: too little data to test the shift).
+
+The scaling faults live in `tools.pcap_faults`; `tools.pcap_compare` adds
+`shift-rewritten` from two captures of the same connections.
 
 Sequence arithmetic, not packet counts (TSO/GRO make packets any size). Periods where
 the sender is application- or congestion-limited do not count as window-limited: a
