@@ -93,22 +93,29 @@ def _looks_absolute(ack: int, base: int) -> bool:
     return ack >= 2**24 and base >= 2**24 and (ack - base) % 2**32 < 2**24
 
 
-# TCP options as tcpdump prints them: pattern, Segment field, value (others are skipped).
-OPTION_FIELDS = (
-    (re.compile(r"mss (\d+)"), "mss", lambda m: int(m[1])),
-    (re.compile(r"wscale (\d+)"), "wscale", lambda m: int(m[1])),
-    (re.compile(r"sackOK"), "sack_permitted", lambda m: True),
-    (re.compile(r"timestamp (\d+) (\d+)"), "timestamp", lambda m: (int(m[1]), int(m[2]))),  # 3.x
-    (re.compile(r"TS val (\d+) ecr (\d+)"), "timestamp", lambda m: (int(m[1]), int(m[2]))),  # 4.x
-)
+# TCP options as tcpdump prints them, by first word: pattern, Segment field, value.
+# Other options (nop, eol, sack blocks, unknown kinds) are skipped.
+OPTION_FIELDS = {
+    "mss": (re.compile(r"mss (\d+)"), "mss", lambda m: int(m[1])),
+    "wscale": (re.compile(r"wscale (\d+)"), "wscale", lambda m: int(m[1])),
+    "sackOK": (re.compile(r"sackOK"), "sack_permitted", lambda m: True),
+    "timestamp": (  # 3.x
+        re.compile(r"timestamp (\d+) (\d+)"),
+        "timestamp",
+        lambda m: (int(m[1]), int(m[2])),
+    ),
+    "TS": (re.compile(r"TS val (\d+) ecr (\d+)"), "timestamp", lambda m: (int(m[1]), int(m[2]))),
+}
 
 
 def _parse_options(text: str | None) -> dict:
     found: dict = {}
     for item in (text or "").split(","):
-        item = " ".join(item.split())
-        for pattern, name, value in OPTION_FIELDS:
-            match = pattern.fullmatch(item)
+        words = item.split()
+        known = OPTION_FIELDS.get(words[0]) if words else None
+        if known:
+            pattern, name, value = known
+            match = pattern.fullmatch(" ".join(words))
             if match:
                 found[name] = value(match)
     return found
