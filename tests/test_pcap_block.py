@@ -253,3 +253,17 @@ def test_a_long_capture_asks_for_a_frame_range(tmp_path):
         run_block(tmp_path / "post.md", "file: long.pcap")
     assert caught.value.line == 1
     assert len(run_block(tmp_path / "post.md", "file: long.pcap\nframes: 1-200").rows) == 200
+
+
+def test_same_remedy_is_written_once(tmp_path, monkeypatch):
+    from pcap_crafted import Transfer, write
+
+    write_post(tmp_path, "```pcap\nfile: s.pcap\nframes: 1-3\ncompare: c.pcap\n```\n", False)
+    posts = tmp_path / "content" / "posts"
+    spec = {"applied_shift": 0, "shift_seen_by_server": 0}
+    write(Transfer(vantage="server", **spec), posts / "s.pcap")
+    write(Transfer(vantage="client", **spec), posts / "c.pcap")
+    assert build_post(tmp_path, monkeypatch) == []
+    page = (tmp_path / "output" / "posts" / "trace" / "index.html").read_text("utf-8")
+    assert page.count('class="pcap-workarounds"') == 1
+    assert page.count("What to do: as above.") == 1

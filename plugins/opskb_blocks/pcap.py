@@ -30,24 +30,34 @@ def _table(rows) -> str:
     )
 
 
+def _advice(diagnosis) -> str:
+    advice = f'<p class="pcap-advice">{escape(diagnosis.advice)}</p>' if diagnosis.advice else ""
+    if diagnosis.workarounds:
+        advice += (
+            '<ul class="pcap-workarounds">'
+            + "".join(
+                f"<li><code>{escape(command)}</code>: {escape(effect)}</li>"
+                for command, effect in diagnosis.workarounds
+            )
+            + "</ul>"
+        )
+    return advice
+
+
 def _diagnoses(result) -> str:
     if not result.diagnoses:
         return '<p class="pcap-none">No window finding in this capture.</p>'
-    items = []
+    items, shown = [], set()
     for connection, diagnosis in result.diagnoses:
         frames = ", ".join(str(frame) for frame in diagnosis.frames)
+        # Two findings with the same remedy (say, inferred and proven): say it once.
+        remedy = (diagnosis.advice, diagnosis.workarounds)
         advice = (
-            f'<p class="pcap-advice">{escape(diagnosis.advice)}</p>' if diagnosis.advice else ""
+            '<p class="pcap-advice">What to do: as above.</p>'
+            if remedy in shown
+            else _advice(diagnosis)
         )
-        if diagnosis.workarounds:
-            advice += (
-                '<ul class="pcap-workarounds">'
-                + "".join(
-                    f"<li><code>{escape(command)}</code>: {escape(effect)}</li>"
-                    for command, effect in diagnosis.workarounds
-                )
-                + "</ul>"
-            )
+        shown.add(remedy)
         items.append(
             f'<li class="pcap-diagnosis" data-severity="{escape(diagnosis.severity)}"'
             f' data-code="{escape(diagnosis.code)}">'
