@@ -20,6 +20,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
+from tools.checkers.bash_parser import close_all as close_bash_parsers
 from tools.snippets import (
     DEFAULT_KERNEL,
     SnippetError,
@@ -79,10 +80,11 @@ def start_build(*_signal_args) -> None:
 
 
 def end_build(*_signal_args) -> None:
-    """The build is over: write the verdicts it checked, then forget them."""
+    """The build is over: write the verdicts it checked, then forget them; end the bash parser."""
     for cache in _build_cache.values():
         cache.flush()
     _build_cache.clear()
+    close_bash_parsers()
 
 
 def verdict_cache(directory: str) -> VerdictCache:

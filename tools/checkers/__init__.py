@@ -40,6 +40,10 @@ CHECKERS: tuple[Checker, ...] = (
     # Any tool module may define the options: every one of them is part of the key.
     Checker(opskb_tools.NAME, frozenset({SH}), ("tools/*.py",), opskb_tools.check),
     Checker(
-        shell.NAME, frozenset({SH}), ("tools/checkers/shell.py",), shell.check, programs=("bash",)
+        shell.NAME,
+        frozenset({SH}),
+        ("tools/checkers/shell.py", "tools/checkers/bash_parser.py"),
+        shell.check,
+        programs=("bash",),
     ),
 )

@@ -1,5 +1,7 @@
 """POSIX shell snippets parse: the command lines a reader pastes, read by `bash -n`.
 
+The parse runs in one long-lived bash per build (`bash_parser`), not a process per block.
+
 The same pass marks the commands that destroy data whatever the system (`rm -r`, `dd of=`,
 `mkfs`), so the page can say so next to the copy button.
 """
@@ -8,12 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 
 from tools.snippets_lines import simple_commands
 
 from .base import Finding, Report, Snippet, program_environment
+from .bash_parser import parser_for
 
 NAME = "sh syntax"
 BASH_ERROR = re.compile(r"^[^:\n]*: line (?P<line>\d+): (?P<message>.*)$", re.M)
@@ -66,17 +68,14 @@ def check(snippet: Snippet) -> Report:
         for offset, line in enumerate(command.display_lines):
             lines.append(line)
             origin.append(command.line + offset)
-    done = subprocess.run(
-        [bash, "-n"], input="\n".join(lines) + "\n", capture_output=True, text=True,
-        check=False, env=program_environment(),
-    )  # fmt: skip
+    done = parser_for(bash, program_environment()).parse("\n".join(lines) + "\n")
     errors: dict[int, str] = {}
-    if done.returncode != 0:
-        for found in BASH_ERROR.finditer(done.stderr):
+    if done.status != 0:
+        for found in BASH_ERROR.finditer(done.messages):
             script_line = min(int(found["line"]), len(origin))
             errors.setdefault(origin[script_line - 1], found["message"].strip())
         if not errors:  # a message without a line number: blame the last line
-            errors[origin[-1]] = done.stderr.strip().splitlines()[-1]
+            errors[origin[-1]] = done.messages.strip().splitlines()[-1]
     findings = []
     for command in snippet.commands:
         span = range(command.line, command.line + len(command.display_lines))
