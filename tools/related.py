@@ -9,10 +9,11 @@ and the command line compute the same thing.
 from __future__ import annotations
 
 import argparse
+import bisect
 import heapq
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,18 +48,43 @@ def chronological(posts: Iterable[PostRef]) -> list[PostRef]:
     return sorted(posts, key=lambda post: (post.date, post.key))
 
 
+# A post's place in the newest-first order: newer dates first, then keys.
+Order = tuple[int, str]
+
+
 def related_posts(
-    post: PostRef, by_tag: dict[str, list[PostRef]], date_rank: dict[str, int], limit: int
+    post: PostRef, newest_by_tag: dict[str, list[Order]], limit: int
 ) -> tuple[str, ...]:
-    """Posts sharing most tags with `post`; ties go to the newer post, then the key."""
-    shared = Counter(
-        other.key for tag in set(post.tags) for other in by_tag[tag] if other.key != post.key
-    )
-    dates = {other.key: other.date for tag in post.tags for other in by_tag[tag]}
-    best = heapq.nsmallest(
-        limit, shared, key=lambda key: (-shared[key], -date_rank[dates[key]], key)
-    )
-    return tuple(best)
+    """Posts sharing most tags with `post`; ties go to the newer post, then the key.
+
+    The post's tag lists are merged newest first, so each other post comes out once with
+    its exact count of shared tags. Every post still unseen is older than those seen and
+    shares at most as many tags as there are lists left: once `limit` posts share at least
+    that many, no later one can rank above them and the walk stops (a tag on every post
+    no longer makes each post look at all the others).
+    """
+    if limit <= 0:
+        return ()
+    lists = [newest_by_tag[tag] for tag in sorted(set(post.tags))]
+    heads = [(entries[0], index, 0) for index, entries in enumerate(lists) if entries]
+    heapq.heapify(heads)
+    live = len(heads)  # lists not yet exhausted
+    best: list[tuple[int, Order]] = []  # (-shared, order), best first
+    while heads:
+        order, shared = heads[0][0], 0
+        while heads and heads[0][0] == order:
+            _, index, position = heapq.heappop(heads)
+            shared += 1
+            if position + 1 < len(lists[index]):
+                heapq.heappush(heads, (lists[index][position + 1], index, position + 1))
+            else:
+                live -= 1
+        if order[1] != post.key:
+            bisect.insort(best, (-shared, order))
+            del best[limit:]
+        if len(best) == limit and -best[-1][0] >= live:
+            break
+    return tuple(order[1] for _, order in best)
 
 
 def neighbours(posts: Sequence[PostRef], limit: int = RELATED_LIMIT) -> dict[str, Neighbours]:
@@ -66,17 +92,19 @@ def neighbours(posts: Sequence[PostRef], limit: int = RELATED_LIMIT) -> dict[str
     ordered = chronological(posts)
     if len({post.key for post in ordered}) != len(ordered):
         raise RelatedError("two posts share one key")
-    by_tag: dict[str, list[PostRef]] = defaultdict(list)
+    date_rank = {date: rank for rank, date in enumerate(sorted({p.date for p in ordered}))}
+    newest_by_tag: dict[str, list[Order]] = defaultdict(list)
     for post in ordered:
         for tag in set(post.tags):
-            by_tag[tag].append(post)
-    date_rank = {date: rank for rank, date in enumerate(sorted({p.date for p in ordered}))}
+            newest_by_tag[tag].append((-date_rank[post.date], post.key))
+    for entries in newest_by_tag.values():
+        entries.sort()
     result = {}
     for index, post in enumerate(ordered):
         result[post.key] = Neighbours(
             previous=ordered[index - 1].key if index > 0 else "",
             next=ordered[index + 1].key if index + 1 < len(ordered) else "",
-            related=related_posts(post, by_tag, date_rank, limit),
+            related=related_posts(post, newest_by_tag, limit),
         )
     return result
 
