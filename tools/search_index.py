@@ -50,7 +50,7 @@ class SearchRecord:
 # A tag (quoted attribute values may hold ">"), or a comment. One regular expression scans
 # a post some four times faster than html.parser, which crawls through the large data
 # attributes of tool blocks.
-TAG = re.compile(r"""<!--.*?-->|<(/?)([A-Za-z][\w:-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.S)
+TAG = re.compile(r"""<!--.*?-->|<(/?)([A-Za-z][\w:-]*)((?>[^>"']+|"[^"]*"|'[^']*')*)>""", re.S)
 CLASS = re.compile(r"""(?:^|\s)class\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 
 
@@ -59,8 +59,16 @@ def _classes(attributes: str) -> set[str]:
     return set("".join(found.groups(default="")).split()) if found else set()
 
 
+# Pygments' highlighting spans, most of a post's tags: neither breaking nor silent, they are
+# dropped in one pass first, unless some span carries a silent class (see plain_text).
+SPAN = re.compile(r"""</span>|<span(?: class="[\w -]*")?>""")
+SILENT_SPAN = re.compile(r"<span\b[^>]*(?:" + "|".join(sorted(SILENT_CLASSES)) + ")")
+
+
 def plain_text(html: str) -> str:
     """The words of an HTML fragment, markup removed, whitespace collapsed."""
+    if not SILENT_SPAN.search(html):
+        html = SPAN.sub("", html)  # a span neither separates words nor silences them
     parts: list[str] = []
     silent_tag, silent_depth = "", 0  # the element being skipped, and how deep it nests in itself
     position = 0
