@@ -16,9 +16,18 @@ DEFAULT_LANG = "en"
 DEFAULT_DATE_FORMAT = "%d %B %Y"
 DEFAULT_PAGINATION = 5
 
-# Same input, same bytes: no build timestamps, stable ordering, no cache between runs.
-LOAD_CONTENT_CACHE = False
+# Same input, same bytes: no build timestamps, stable ordering.
 DELETE_OUTPUT_DIRECTORY = True
+# Pelican's reader cache: a post whose file is unchanged is not rendered again. The opskb
+# plugin files it under a digest of opskb's code, pins, settings and the captures beside the
+# posts (a change there starts afresh) and saves it atomically; a cached build gives the same
+# bytes as a fresh one. `python -m tools.site build` keeps it beside the output directory.
+CACHE_CONTENT = True
+LOAD_CONTENT_CACHE = True
+CONTENT_CACHING_LAYER = "reader"
+CACHE_PATH = ".cache/pelican"
+CHECK_MODIFIED_METHOD = "sha256"  # a post's bytes, not its mtime (a checkout restores old ones)
+GZIP_CACHE = False  # compressing a thousand posts' HTML costs more than the disk it saves
 
 PLUGIN_PATHS = ["plugins"]
 PLUGINS = ["opskb_blocks", "opskb_site"]

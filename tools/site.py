@@ -104,8 +104,12 @@ def build(
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     try:
+        # Pelican's reader cache beside the output: `make html` keeps it in .cache/pelican, and
+        # a build into a directory of its own (a test) has a cache of its own.
+        cache = {"CACHE_PATH": str(output.absolute().parent / ".cache" / "pelican")}
         settings = read_settings(
-            str(settings_file), override={**(overrides or {}), "OUTPUT_PATH": str(scratch)}
+            str(settings_file),
+            override={**cache, **(overrides or {}), "OUTPUT_PATH": str(scratch)},
         )
         handler.content = Path(settings["PATH"])
         Pelican(settings).run()

@@ -8,7 +8,7 @@ file and line in an error. The blocks' renderers are listed in `fences.RENDERERS
 from pelican import signals
 
 from . import snippet
-from .content_cache import key_content_cache
+from .content_cache import atomic_cache_writes, key_content_cache
 from .reader import OpskbMarkdownReader
 from .snippet_report import announce_report, write_report
 
@@ -25,6 +25,8 @@ def register():
     signals.initialized.connect(announce_report)
     # readers_init: the reader table exists but no file has been read yet.
     signals.readers_init.connect(use_opskb_reader)
+    # generator_init: a generator's reader cache is loaded, not yet saved; saves become atomic.
+    signals.generator_init.connect(atomic_cache_writes)
     # readers_init comes before any post is read, finalized after the build: a fresh verdict
     # cache (and fresh hashes of the checkers' code) for every build, written at its end.
     signals.readers_init.connect(snippet.start_build)
