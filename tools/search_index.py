@@ -85,7 +85,9 @@ def plain_text(html: str) -> str:
         elif (
             not closing
             and name not in VOID
-            and (name in SILENT or _classes(tag[3]) & SILENT_CLASSES)
+            and (
+                name in SILENT or ("class" in tag[3].lower() and _classes(tag[3]) & SILENT_CLASSES)
+            )
         ):
             silent_tag, silent_depth = name, 1
         elif name in BREAKING:

@@ -38,9 +38,15 @@ def tag_names(content) -> tuple[str, ...]:
     return tuple(tag.name for tag in getattr(content, "tags", ()))
 
 
+def body_html(content) -> str:
+    """The rendered body before Pelican rewrites its {filename} links: the same headings and
+    words, without the rewrite Pelican performs again on every read of `content`."""
+    return content._content or ""
+
+
 def add_toc(content, settings) -> None:
     content.toc = toc.table_of_contents(
-        content.content, setting(settings, "OPSKB_TOC_MIN_HEADINGS")
+        body_html(content), setting(settings, "OPSKB_TOC_MIN_HEADINGS")
     )
 
 
@@ -79,7 +85,7 @@ def write_indexes(generators) -> None:
             title=item.title,
             tags=tag_names(item),
             summary=getattr(item, "summary", ""),
-            content=item.content,
+            content=body_html(item),
         )
         for item in contents
     ]
