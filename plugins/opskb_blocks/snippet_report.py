@@ -18,12 +18,12 @@ def announce_report(pelican) -> None:
 
 def snippet_rows(articles) -> list[dict]:
     """The snippet records of the articles, with their post's title and URL, in post order."""
-    rows = [
-        {**record, "title": article.title, "url": article.url}
-        for article in articles
-        for record in article.metadata.get("blocks", ())
-        if "verdict" in record
-    ]
+    rows = []
+    for article in articles:
+        records = [record for record in article.metadata.get("blocks", ()) if "verdict" in record]
+        if records:  # Pelican computes a URL on every read: once per post, not per block
+            title, url = article.title, article.url
+            rows += [{**record, "title": title, "url": url} for record in records]
     return sorted(rows, key=lambda row: (str(row.get("post", "")), row.get("line", 0)))
 
 
