@@ -21,7 +21,7 @@ from conftest import CAPTURES, ROOT, require_path, require_tool
 from pcap_captures import CASES
 from pcap_crafted import Transfer, write
 
-from tools.pcap_annotate import main
+from tools.pcap_annotate import FAST_PATH_ENV, main
 
 SHARED_FILES = (
     "ws_examples_anon.pcapng",
@@ -142,7 +142,8 @@ def _as_tshark(record: dict) -> list[str]:
 
 @pytest.mark.needs_tool
 @pytest.mark.parametrize(("name", "assume_shift"), RUNS, ids=[f"{n}-{s}" for n, s in RUNS])
-def test_window_fields_match_tshark(name, assume_shift, capture_dir, oracle, capsys):
+def test_window_fields_match_tshark(name, assume_shift, capture_dir, oracle, capsys, monkeypatch):
+    monkeypatch.setenv(FAST_PATH_ENV, "1")  # the --json fast path wherever it applies
     expected = oracle[(name, assume_shift)]
     got = ours(_path(capture_dir, name), assume_shift, capsys)
     assert expected, "tshark saw no TCP packet: the case is empty"

@@ -30,12 +30,14 @@ from tools.pcap_annotate_out import (
     write_csv,
     write_text,
 )
-from tools.pcap_read import CAPTURE_MAGICS, Prepended, iter_raw
+from tools.pcap_read import CAPTURE_MAGICS, Prepended, classic_ethernet_header, iter_raw
 from tools.pcap_records import AnnotatedSegment, Segment
 from tools.pcap_track import MAX_SHIFT, Tracker
 
 HEAD_BYTES = 4096
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+FAST_PATH_MIN_BYTES = 4 * 1024 * 1024
+FAST_PATH_ENV = "OPSKB_PCAP_FAST"
 
 
 class AnnotateError(ValueError):
@@ -143,6 +145,17 @@ class _Input:
             return None
 
 
+def _fast_path(stream: _Input, size: int | None) -> bool:
+    """Whether --json takes the vectorised path (tools.pcap_fast): a large classic pcap
+    file of Ethernet frames. FAST_PATH_ENV=0 never takes it, =1 takes it for any size."""
+    choice = os.environ.get(FAST_PATH_ENV, "")
+    if choice == "0" or stream.is_text or size is None or not hasattr(sys.stdout, "buffer"):
+        return False
+    if choice != "1" and size < FAST_PATH_MIN_BYTES:
+        return False
+    return classic_ethernet_header(stream.head) is not None
+
+
 def _frame_range(text: str) -> tuple[int, int | None]:
     """`A-B`, `A-`, `-B` or `A` as (first, last or None)."""
     first, dash, last = text.partition("-")
@@ -218,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
                 write_summary(annotated, out, as_json=args.json)
             else:
                 rows = Rows(records, Tracker(args.assume_shift), selection)
-                if args.json:
+                if args.json and selection is None and _fast_path(stream, size):
+                    from tools.pcap_fast import write_json as write_json_fast
+
+                    out.flush()
+                    write_json_fast(stream.file, stream.head, rows.tracker, out.buffer, {})
+                elif args.json:
                     JsonWriter(output).write(rows)
                 elif args.csv:
                     write_csv(rows, output)

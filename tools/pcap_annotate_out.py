@@ -125,40 +125,43 @@ class JsonWriter:
     @staticmethod
     def _loop(records, step, keeps, lines, write_lines) -> None:
         templates: dict[int, str] = {}  # per connection and direction: conn * 2 + direction
-        flag_text = FLAG_TEXT
         for raw in records:
-            conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = step(raw)
-            if keeps is not None and not keeps(raw[0], conn):
+            result = step(raw)
+            if keeps is not None and not keeps(raw[0], result[0]):
                 continue
-            template = templates.get(conn * 2 + direction)
-            if template is None:
-                if len(templates) > CONNECTION_CACHE:
-                    templates.clear()
-                template = templates[conn * 2 + direction] = _json_template(raw, conn, direction)
-            lines.append(
-                template
-                % (
-                    raw[0],
-                    raw[1],
-                    flag_text[raw[7]],
-                    seq,
-                    ack,
-                    raw[8],
-                    raw[9],
-                    raw[11],
-                    raw[10],
-                    "null" if scalefactor is None else scalefactor,
-                    window_size,
-                    "null" if in_flight is None else in_flight,
-                    "true" if raw[16] or not raw[17] else "false",
-                    json.dumps(notes) if notes else "[]",
-                )
-            )
+            lines.append(json_line(raw, result, templates))
             if len(lines) >= BATCH:
                 write_lines()
 
 
-def _json_template(raw: tuple, conn: int, direction: int) -> str:
+def json_line(raw: tuple, result: tuple, templates: dict[int, str]) -> str:
+    """One packet's JSON line from its raw tuple and `Tracker.step` result; `templates`
+    caches each connection direction's constant text."""
+    conn, direction, scalefactor, window_size, seq, ack, in_flight, notes = result
+    template = templates.get(conn * 2 + direction)
+    if template is None:
+        if len(templates) > CONNECTION_CACHE:
+            templates.clear()
+        template = templates[conn * 2 + direction] = json_template(raw, conn, direction)
+    return template % (
+        raw[0],
+        raw[1],
+        FLAG_TEXT[raw[7]],
+        seq,
+        ack,
+        raw[8],
+        raw[9],
+        raw[11],
+        raw[10],
+        "null" if scalefactor is None else scalefactor,
+        window_size,
+        "null" if in_flight is None else in_flight,
+        "true" if raw[16] or not raw[17] else "false",
+        json.dumps(notes) if notes else "[]",
+    )
+
+
+def json_template(raw: tuple, conn: int, direction: int) -> str:
     """A %-template of one packet's JSON line with its connection's constants filled in."""
     constants = json.dumps(_endpoints(raw, conn, direction), separators=(",", ":"))
     constants = constants[1:-1].replace("%", "%%")

@@ -175,14 +175,40 @@ def _classic(stream: _Stream, order: str) -> Iterator[tuple]:
     )
     frac_scale = 1e-9 if magic == PCAP_MAGIC_NS else 1e-6
     linktype &= 0x0FFFFFFF  # the upper bits carry the FCS length (pcap-linktype(7))
-    decode = _link_decoder(linktype)
-    if decode is None:
+    if _link_decoder(linktype) is None:
         raise PcapError(f"link type {linktype} is not supported", 20, 0)
-    limit = max(snaplen, MAX_FRAME) if snaplen <= MAX_FRAME * 4 else MAX_FRAME * 4
+    stream.pos = 24
+    yield from classic_records(stream, order, frac_scale, linktype, snaplen, 0)
+
+
+def classic_ethernet_header(head: bytes) -> tuple[str, float, int, int] | None:
+    """(byte order, seconds per tick, snaplen, link type) of a classic pcap of Ethernet
+    frames, else None (the reference path reads everything else)."""
+    if len(head) < 24:
+        return None
+    for order in "<>":
+        magic, snaplen, linktype = struct.unpack_from(order + "I12xII", head, 0)
+        if magic in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
+            if linktype & 0x0FFFFFFF != LINKTYPE_ETHERNET:
+                return None
+            return order, 1e-9 if magic == PCAP_MAGIC_NS else 1e-6, snaplen, LINKTYPE_ETHERNET
+    return None
+
+
+def record_limit(snaplen: int) -> int:
+    """The largest captured length believed in a classic pcap of this snap length."""
+    return max(snaplen, MAX_FRAME) if snaplen <= MAX_FRAME * 4 else MAX_FRAME * 4
+
+
+def classic_records(
+    stream: _Stream, order: str, frac_scale: float, linktype: int, snaplen: int, frame: int
+) -> Iterator[tuple]:
+    """Raw tuples of classic pcap records from the stream's position on; `frame` records
+    came before it."""
+    decode = _link_decoder(linktype)
+    limit = record_limit(snaplen)
     record = struct.Struct(order + "IIII").unpack_from
     ethernet = linktype == LINKTYPE_ETHERNET
-    stream.pos = 24
-    frame = 0
     buf, pos, end = stream.buf, stream.pos, stream.end
     while True:
         if end - pos < 16:  # refill only at a chunk's edge; parse in place otherwise

@@ -1,0 +1,212 @@
+"""JSON lines of the pcap fast path, formatted for thousands of packets at once (numpy).
+
+Each packet's line is laid out in a fixed-width row: the constant text in place, each
+number right-aligned in a ten-byte slot from a table of four-digit groups, the unused
+bytes NUL. One `bytes.translate` drops the NULs of a whole batch. A packet whose line is
+not plain (a note, bytes in flight unknown, a control segment, a time that the
+vector rounding cannot settle) is a one-byte marker in the batch, replaced by the
+reference formatter's line (`tools.pcap_annotate_out.json_line`), so the bytes equal
+the reference's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tools.pcap_annotate_out import FLAG_TEXT, _endpoints, json_line
+
+BATCH_ROWS = 8192
+MARKER = 1
+LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
+LUT2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), "<u2")
+POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
+_KEEP = [bytes(0xFF if at >= 10 - digits else 0 for at in range(10)) for digits in range(11)]
+KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
+KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
+NUMBERS = ("seq", "ack", "seq_abs", "ack_abs", "len", "window_size_value")
+BLOCK_CACHE = 8192
+
+
+def _layout(block_width: int) -> tuple[bytes, np.dtype]:
+    """The template row (constants, NULs elsewhere) and the dtype naming its slots."""
+    pieces: list[tuple[str, int] | bytes] = [b'{"frame":', ("frame", 10), b',"time":']
+    pieces += [("sec", 10), b".", ("usec", 6), b",", ("block", block_width), b',"flags":"']
+    pieces += [("flags", 8), b'"']
+    for name in NUMBERS:
+        pieces += [f',"{name}":'.encode(), (name, 10)]
+    pieces += [b',"window_size_scalefactor":', ("scalefactor", 6)]
+    pieces += [b',"window_size":', ("window_size", 10), b',"bytes_in_flight":']
+    pieces += [("in_flight", 10), b',"truncated":', ("truncated", 5), b',"notes":[]}\n']
+    template, names, formats, offsets = bytearray(), [], [], []
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            template += piece
+            continue
+        name, width = piece
+        if width == 10:
+            names += [name + "_h", name + "_l"]
+            formats += ["<u2", "<u8"]
+            offsets += [len(template), len(template) + 2]
+        elif name == "usec":
+            names += ["usec_h", "usec_l"]
+            formats += ["<u2", "<u4"]
+            offsets += [len(template), len(template) + 2]
+        else:
+            names.append(name)
+            formats.append(f"V{width}")
+            offsets.append(len(template))
+        template += bytes(width)
+    itemsize = len(template)
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": itemsize})
+    return bytes(template), dtype
+
+
+def _padded(texts: list[bytes], width: int) -> np.ndarray:
+    """Texts right-aligned in `width` bytes, NUL-padded: a table indexed by code."""
+    return np.frombuffer(b"".join(text.rjust(width, b"\0") for text in texts), f"V{width}")
+
+
+FLAGS_TABLE = _padded([text.encode() for text in FLAG_TEXT], 8)
+TRUTH_TABLE = _padded([b"false", b"true"], 5)
+# tcp.window_size_scalefactor's text by value + 2: -2, -1, 0 (unused), 1 .. 2**14.
+SCALEFACTOR_TABLE = _padded([str(value).encode() for value in range(-2, (1 << 14) + 1)], 6)
+
+
+def _put(rows: np.ndarray, name: str, numbers: np.ndarray) -> None:
+    """Numbers 0 <= x < 10**10 into a ten-byte slot, right-aligned."""
+    high = numbers // 100_000_000
+    rest = numbers - high * 100_000_000
+    middle = rest // 10000
+    digits = np.searchsorted(POW10, numbers, side="right") + 1
+    low = LUT4[middle] | (LUT4[rest - middle * 10000] << np.uint64(32))
+    rows[name + "_h"] = LUT2[high] & KEEP_HIGH[digits]
+    rows[name + "_l"] = low & KEEP_LOW[digits]
+
+
+class JsonChunkWriter:
+    """Writes the fast path's lines, in capture order, to a binary output."""
+
+    def __init__(self, out, templates: dict) -> None:
+        self.out, self.templates = out, templates
+        self.blocks: dict[int, bytes] = {}
+
+    def write(self, rows, control, state, results, raws, raw_of) -> None:
+        when = rows.when
+        whole = np.floor(when)
+        micro = (when - whole) * 1e6
+        usec = np.floor(micro + 0.5)
+        unsure = (np.abs(micro - np.floor(micro) - 0.5) < 1e-6) | (when < 0) | (when >= 9e9)
+        carry = usec >= 1e6
+        seconds = (whole + carry).astype(np.int64)
+        usec = np.where(carry, 0, usec).astype(np.int64)
+        special = control | state.zero | state.full | (state.in_flight < 0) | unsure
+        special |= (rows.frame >= 10**10) | (state.window_size >= 10**10)
+        special |= rows.payload >= 10**10
+        codes = state.conn_id * 2 + state.direction
+        blocks, block_of = self._blocks(codes, special, raw_of)
+        width = max((len(block) for block in blocks), default=0)
+        template, dtype = _layout(width)
+        table = _padded(blocks, width) if blocks else None
+        numbers = {
+            "frame": rows.frame, "sec": seconds, "seq": state.rel_seq, "ack": state.rel_ack,
+            "seq_abs": rows.seq, "ack_abs": rows.ack, "len": rows.payload,
+            "window_size_value": rows.window, "window_size": state.window_size,
+            "in_flight": state.in_flight,
+        }  # fmt: skip
+        row_bytes = np.frombuffer(template, np.uint8)
+        width_all = len(template)
+        specials = np.flatnonzero(special).tolist()
+        lines = {}
+        for row in specials:
+            raw = raws.get(row) or raw_of(row)
+            result = results.get(row) or self._plain_result(state, row)
+            lines[row] = json_line(raw, result, self.templates).encode()
+        n = len(special)
+        for start in range(0, n, BATCH_ROWS):
+            stop = min(n, start + BATCH_ROWS)
+            keep = ~special[start:stop]
+            buffer = bytearray(len(template) * (stop - start))
+            grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, len(template))
+            grid[:] = row_bytes
+            slots = grid.view(dtype).ravel()
+            for name, values in numbers.items():
+                _put(slots, name, np.where(keep, values[start:stop], 0))
+            usec_part = usec[start:stop] * keep
+            slots["usec_h"] = LUT2[usec_part // 10000]
+            slots["usec_l"] = LUT4[usec_part % 10000].astype(np.uint32)
+            if table is not None:
+                slots["block"] = table[np.where(keep, block_of[start:stop], 0)]
+            slots["flags"] = FLAGS_TABLE[rows.flags[start:stop]]
+            scale = np.where(keep, state.scalefactor[start:stop], 0) + 2
+            slots["scalefactor"] = SCALEFACTOR_TABLE[scale]
+            slots["truncated"] = TRUTH_TABLE[rows.truncated[start:stop].astype(np.int64)]
+            marked = np.flatnonzero(~keep)
+            texts = [lines[row] for row in (start + marked).tolist()]
+            fits = all(len(text) <= width_all for text in texts)
+            if len(marked):  # the reference's line in the row, or a marker where it is longer
+                padded = [text.ljust(width_all, b"\0") if fits else b"\1" for text in texts]
+                grid[marked] = (
+                    0
+                    if not fits
+                    else np.frombuffer(b"".join(padded), np.uint8).reshape(len(marked), width_all)
+                )
+                if not fits:
+                    grid[marked, 0] = MARKER
+            text = buffer.translate(None, b"\0")
+            if fits:
+                self.out.write(text)
+                continue
+            parts = text.split(bytes([MARKER]))
+            pieces = [parts[0]]
+            for line, part in zip(texts, parts[1:], strict=True):
+                pieces += [line, part]
+            self.out.write(b"".join(pieces))
+
+    @staticmethod
+    def _plain_result(state, row: int) -> tuple:
+        notes = []
+        if state.zero[row]:
+            notes.append("zero window")
+        if state.full[row]:
+            notes.append("window full: the receiver's window is completely used")
+        in_flight = int(state.in_flight[row])
+        return (
+            int(state.conn_id[row]), int(state.direction[row]), int(state.scalefactor[row]),
+            int(state.window_size[row]), int(state.rel_seq[row]), int(state.rel_ack[row]),
+            None if in_flight < 0 else in_flight, notes,
+        )  # fmt: skip
+
+    def _blocks(self, codes, special, raw_of) -> tuple[list[bytes], np.ndarray]:
+        """Each plain row's connection text (`"connection":…,"dport":…`) as a table index."""
+        plain = np.flatnonzero(~special)
+        if not len(plain):
+            return [], np.zeros(len(codes), np.int64)
+        uniques, first, inverse = np.unique(codes[plain], return_index=True, return_inverse=True)
+        if len(self.blocks) > BLOCK_CACHE:
+            self.blocks.clear()
+        blocks = []
+        for code, row in zip(uniques.tolist(), plain[first].tolist(), strict=True):
+            block = self.blocks.get(code)
+            if block is None:
+                raw = raw_of(row)
+                fields = _endpoints(raw, code >> 1, code & 1)
+                block = json.dumps(fields, separators=(",", ":"))[1:-1].encode()
+                self.blocks[code] = block
+            blocks.append(block)
+        block_of = np.zeros(len(codes), np.int64)
+        block_of[plain] = inverse
+        return blocks, block_of
+
+    def reference(self, raws, tracker) -> None:
+        """Lines of raw tuples annotated one by one (a chunk or the end of a file)."""
+        lines = []
+        try:
+            for raw in raws:
+                lines.append(json_line(raw, tracker.step(raw), self.templates))
+                if len(lines) >= BATCH_ROWS:
+                    self.out.write("".join(lines).encode())
+                    lines.clear()
+        finally:  # on bad input, what was valid is still written
+            self.out.write("".join(lines).encode())
