@@ -10,6 +10,7 @@ PowerShell) join lines into one command and are kept as typed in the copied text
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass, replace
@@ -179,6 +180,12 @@ def simple_commands(text: str) -> list[list[str]]:
     are dropped so a vector is the program and its arguments; a line the shell lexer
     cannot split yields no vectors.
     """
+    return [list(argv) for argv in _simple_commands(text)]
+
+
+# Every checker splits the same line again: split it once (a bounded memo of pure results).
+@functools.lru_cache(maxsize=4096)
+def _simple_commands(text: str) -> tuple[tuple[str, ...], ...]:
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
     lexer.whitespace_split = True
     lexer.commenters = "#"
@@ -200,7 +207,7 @@ def simple_commands(text: str) -> list[list[str]]:
         else:
             vectors[-1].append(word)
         index += 1
-    return [argv for argv in map(_unwrapped, vectors) if argv]
+    return tuple(tuple(argv) for argv in map(_unwrapped, vectors) if argv)
 
 
 def _unwrapped(argv: list[str]) -> list[str]:
