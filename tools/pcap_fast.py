@@ -26,7 +26,7 @@ import numpy as np
 from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common
 from tools.pcap_fast_frame import find_records
 from tools.pcap_fast_json import JsonChunkWriter
-from tools.pcap_fast_state import RunningState
+from tools.pcap_fast_state import RunningState, next_in_group
 from tools.pcap_read import (
     _link_decoder,
     _Stream,
@@ -300,13 +300,15 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
         key_group[index], key_side[index] = group, 0 if key == canonical else 1
         if key == reverse:
             self_loops.add(group)
-    row_group, row_side = key_group[row_key], key_side[row_key]
+    row_group, row_side = key_group[row_key].astype(np.uint16), key_side[row_key]
+    group_order = np.argsort(row_group, kind="stable")  # 16-bit keys: a radix sort
+    following = next_in_group(row_group, row_side, group_order)
     flags = rows.flags
     control = ~rows.common | (flags & (SYN | FIN | RST) != 0) | (flags & ACK == 0)
     for row in other_rows:
         control[row] = True
     # Rows of each key in capture order, to find "the next segment of this key".
-    key_order = np.argsort(row_key, kind="stable")
+    key_order = np.argsort(row_key.astype(np.uint16), kind="stable")
     key_starts = np.searchsorted(row_key[key_order], np.arange(len(keys) + 1))
     state = RunningState(rows, tracker)
     key_of = {key: index for index, key in enumerate(keys)}
@@ -346,12 +348,11 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
         snapshots.append((_side(found[0]), _side(found[1])))
         for side in (0, 1):
             if _needs_control(found[side]) or group in self_loops:
-                index = key_of.get(pair[side], -1)
-                after = -1 if index < 0 else _next_of_key(key_order, key_starts, index, row)
+                after = following[side][row]
                 if after >= 0 and after not in done:
                     control[after] = True
                     heapq.heappush(pending, after)
-    state.run(control, post, initial, snapshots, row_group, row_side, results)
+    state.run(control, post, initial, snapshots, (row_group, group_order), row_side, results)
     writer.write(
         rows, control, state, results, raws, lambda row: _raw(rows, row, keys[row_key[row]])
     )
@@ -360,12 +361,6 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
 def _mark_first(control, key_order, key_starts, index: int) -> None:
     if index >= 0 and key_starts[index] < key_starts[index + 1]:
         control[key_order[key_starts[index]]] = True
-
-
-def _next_of_key(key_order, key_starts, key: int, row: int) -> int:
-    start, stop = key_starts[key], key_starts[key + 1]
-    at = start + np.searchsorted(key_order[start:stop], row, side="right")
-    return int(key_order[at]) if at < stop else -1
 
 
 def _raw(rows: _Rows, row: int, key: tuple) -> tuple:

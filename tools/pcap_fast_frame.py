@@ -55,8 +55,11 @@ def _by_timestamps(data: bytes, pos: int, stop: int, order: str, frac_limit: int
     headers = np.lib.stride_tricks.sliding_window_view(array, 16)[starts].view(order + "u4")
     plausible = headers[:, 1] < frac_limit
     starts = starts[plausible]
+    if not len(starts):
+        return None
     following = starts + 16 + headers[plausible, 2].astype(np.int64)
-    chained = np.isin(following, starts) | (following > stop - 16)
+    at = np.minimum(np.searchsorted(starts, following), len(starts) - 1)
+    chained = (starts[at] == following) | (following > stop - 16)
     starts, following = starts[chained], following[chained]
     if not len(starts) or starts[0] != pos or np.any(following[:-1] != starts[1:]):
         return None

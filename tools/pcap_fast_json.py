@@ -18,7 +18,6 @@ import numpy as np
 from tools.pcap_annotate_out import FLAG_TEXT, _endpoints, json_line
 
 BATCH_ROWS = 8192
-MARKER = 1
 LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
 LUT2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), "<u2")
 POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
@@ -71,7 +70,10 @@ def _padded(texts: list[bytes], width: int) -> np.ndarray:
 FLAGS_TABLE = _padded([text.encode() for text in FLAG_TEXT], 8)
 TRUTH_TABLE = _padded([b"false", b"true"], 5)
 # tcp.window_size_scalefactor's text by value + 2: -2, -1, 0 (unused), 1 .. 2**14.
-SCALEFACTOR_TABLE = _padded([str(value).encode() for value in range(-2, (1 << 14) + 1)], 6)
+SCALEFACTOR_TABLE = _padded(
+    [str(value).encode() if value else b"null" for value in range(-2, (1 << 14) + 1)], 6
+)  # 0 stands for a SYN's null
+NULL_LOW = np.frombuffer(b"\0\0\0\0null", "<u8")[0]
 
 
 def _put(rows: np.ndarray, name: str, numbers: np.ndarray) -> None:
@@ -101,7 +103,7 @@ class JsonChunkWriter:
         carry = usec >= 1e6
         seconds = (whole + carry).astype(np.int64)
         usec = np.where(carry, 0, usec).astype(np.int64)
-        special = control | state.zero | state.full | (state.in_flight < 0) | unsure
+        special = state.noted | unsure
         special |= (rows.frame >= 10**10) | (state.window_size >= 10**10)
         special |= rows.payload >= 10**10
         codes = state.conn_id * 2 + state.direction
@@ -116,23 +118,29 @@ class JsonChunkWriter:
             "in_flight": state.in_flight,
         }  # fmt: skip
         row_bytes = np.frombuffer(template, np.uint8)
-        width_all = len(template)
         specials = np.flatnonzero(special).tolist()
         lines = {}
         for row in specials:
             raw = raws.get(row) or raw_of(row)
-            result = results.get(row) or self._plain_result(state, row)
+            result = results[row] if control[row] else self._plain_result(state, row)
             lines[row] = json_line(raw, result, self.templates).encode()
         n = len(special)
         for start in range(0, n, BATCH_ROWS):
             stop = min(n, start + BATCH_ROWS)
             keep = ~special[start:stop]
-            buffer = bytearray(len(template) * (stop - start))
-            grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, len(template))
-            grid[:] = row_bytes
-            slots = grid.view(dtype).ravel()
+            marked = np.flatnonzero(~keep)
+            texts = [lines[row] for row in (start + marked).tolist()]
+            # a row holds the reference's line of a special packet too (NULs after it)
+            width_all = max([len(template), *map(len, texts)])
+            buffer = bytearray(width_all * (stop - start))
+            grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width_all)
+            grid[:, : len(template)] = row_bytes
+            slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
             for name, values in numbers.items():
                 _put(slots, name, np.where(keep, values[start:stop], 0))
+            unknown = np.flatnonzero(state.in_flight[start:stop] < 0)
+            slots["in_flight_h"][unknown] = 0
+            slots["in_flight_l"][unknown] = NULL_LOW
             usec_part = usec[start:stop] * keep
             slots["usec_h"] = LUT2[usec_part // 10000]
             slots["usec_l"] = LUT4[usec_part % 10000].astype(np.uint32)
@@ -142,27 +150,10 @@ class JsonChunkWriter:
             scale = np.where(keep, state.scalefactor[start:stop], 0) + 2
             slots["scalefactor"] = SCALEFACTOR_TABLE[scale]
             slots["truncated"] = TRUTH_TABLE[rows.truncated[start:stop].astype(np.int64)]
-            marked = np.flatnonzero(~keep)
-            texts = [lines[row] for row in (start + marked).tolist()]
-            fits = all(len(text) <= width_all for text in texts)
-            if len(marked):  # the reference's line in the row, or a marker where it is longer
-                padded = [text.ljust(width_all, b"\0") if fits else b"\1" for text in texts]
-                grid[marked] = (
-                    0
-                    if not fits
-                    else np.frombuffer(b"".join(padded), np.uint8).reshape(len(marked), width_all)
-                )
-                if not fits:
-                    grid[marked, 0] = MARKER
-            text = buffer.translate(None, b"\0")
-            if fits:
-                self.out.write(text)
-                continue
-            parts = text.split(bytes([MARKER]))
-            pieces = [parts[0]]
-            for line, part in zip(texts, parts[1:], strict=True):
-                pieces += [line, part]
-            self.out.write(b"".join(pieces))
+            if texts:
+                padded = b"".join(text.ljust(width_all, b"\0") for text in texts)
+                grid[marked] = np.frombuffer(padded, np.uint8).reshape(len(marked), width_all)
+            self.out.write(buffer.translate(None, b"\0"))
 
     @staticmethod
     def _plain_result(state, row: int) -> tuple:

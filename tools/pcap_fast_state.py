@@ -86,6 +86,23 @@ def _last_before(order_key: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(last >= start, last, -1)
 
 
+def next_in_group(row_group, row_side, group_order) -> tuple[list[int], list[int]]:
+    """Per side, each row's next row of that side in its group (-1: none), as lists."""
+    n = len(row_group)
+    sorted_group, sorted_side = row_group[group_order], row_side[group_order]
+    end = np.searchsorted(sorted_group, sorted_group, side="right")
+    lists = []
+    for side in (0, 1):
+        position = np.where(sorted_side == side, np.arange(n), n)
+        upcoming = np.minimum.accumulate(position[::-1])[::-1]
+        after = np.append(upcoming[1:], n)
+        found = after < end
+        rows = np.full(n, -1, np.int64)
+        rows[group_order] = np.where(found, group_order[np.where(found, after, 0)], -1)
+        lists.append(rows.tolist())
+    return lists[0], lists[1]
+
+
 class RunningState:
     """Connections seen by a chunk, their state before it, and every row's annotation."""
 
@@ -108,12 +125,12 @@ class RunningState:
                     for side in conn[C_DIRS]
                 )
 
-    def run(self, control, post, initial, snapshots, row_group, row_side, results) -> None:
+    def run(self, control, post, initial, snapshots, grouping, row_side, results) -> None:
         rows, n = self.rows, len(control)
         table = np.array(
             [[side[:6] for side in snapshot] for snapshot in snapshots], np.int64
         ).reshape(len(snapshots), 2, 6)
-        group_order = np.argsort(row_group, kind="stable")
+        row_group, group_order = grouping
         sorted_group = row_group[group_order]
         last = _last_before(sorted_group, control[group_order])
         snap_sorted = np.where(last >= 0, post[group_order[np.maximum(last, 0)]], -1)
@@ -184,8 +201,14 @@ class RunningState:
         self.scalefactor = scalefactor_of[shift + 2]
         self.rel_seq = (seq - fbase) & MASK32
         self.rel_ack = (ack - rbase) & MASK32
-        for row in control_rows.tolist():
-            results[row] = self._corrected(results[row], row)
+        self.noted = self.zero | self.full
+        scalefactor = self.scalefactor
+        for row in control_rows.tolist():  # what the reference printed, corrected
+            result = results[row] = self._corrected(results[row], row)
+            scalefactor[row] = 0 if result[2] is None else result[2]  # 0: null (a SYN)
+            self.rel_seq[row], self.rel_ack[row] = result[4], result[5]
+            self.in_flight[row] = -1 if result[6] is None else result[6]
+            self.noted[row] = bool(result[7])
         self._write_back(seg, seg_order, high, acking, acked_after, window_after)
 
     def _corrected(self, result: tuple, row: int) -> tuple:
