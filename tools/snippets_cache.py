@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 from tools.checkers import Checker, Finding, Report
@@ -190,8 +190,14 @@ class VerdictCache:
         )
 
 
+# A finding's fields are plain values: a shallow dict is what asdict's deep copy would give.
+FINDING_FIELDS = tuple(field.name for field in fields(Finding))
+
+
 def _entry(code: str, report: Report) -> dict:
-    findings = [asdict(finding) for finding in report.findings]
+    findings = [
+        {name: getattr(finding, name) for name in FINDING_FIELDS} for finding in report.findings
+    ]
     return {"code": code, "badge": report.badge, "findings": findings}
 
 
