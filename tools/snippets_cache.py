@@ -176,7 +176,8 @@ class VerdictCache:
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump({"format": FORMAT, **entries}, stream, sort_keys=True)
+                # json.dumps encodes in C; json.dump to a stream runs the pure-Python encoder.
+                stream.write(json.dumps({"format": FORMAT, **entries}, sort_keys=True))
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
