@@ -9,6 +9,7 @@ the copy button copies; this module places them, escaped, in the HTML contract
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 from pathlib import Path
@@ -50,10 +51,17 @@ def settings_of(settings: dict[str, Any]) -> dict[str, Any]:
 
 def lexer_for(language: str, source: str = ""):
     """Pygments' lexer for a block; tcpdump's output gets opskb's own lexers."""
-    from tools.tcpdump_lexer import LEXERS, lexer_by_name
-
     if language == "console" and TRACE_SESSION.search(source):
         language = "console-with-trace"  # the session's output is a tcpdump trace
+    return _lexer(language)
+
+
+# Finding a lexer by name walks Pygments' whole table: once per language, not per block
+# (a lexer keeps no state between texts; the languages of a site are few).
+@functools.lru_cache(maxsize=64)
+def _lexer(language: str):
+    from tools.tcpdump_lexer import LEXERS, lexer_by_name
+
     if language in LEXERS:
         return lexer_by_name(language)
     try:
