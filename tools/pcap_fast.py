@@ -116,28 +116,24 @@ def _lookup(tracker, key):
     return tracker.closed.get(key) if found is None else found
 
 
+_MISSING = (0, 0, SCALE_UNKNOWN, -1, -1, SCALE_UNKNOWN, True, None)
+
+
 def _side(found) -> tuple:
     """What a key finds, as numbers: (conn id or 0, direction, shift, own base, peer base,
-    peer shift, connection record or None); a base is -1 when unset."""
+    peer shift, whether its next segment is a control segment, connection record or
+    None); a base is -1 when unset. The next segment is a control one while a base is
+    unset (the reference sets it) or a "scale unknown" note is owed."""
     if found is None:
-        return (0, 0, SCALE_UNKNOWN, -1, -1, SCALE_UNKNOWN, None)
+        return _MISSING
     conn, direction, fwd, rev = found
-    fbase, rbase = fwd[D_BASE], rev[D_BASE]
+    fbase, rbase, shift = fwd[D_BASE], rev[D_BASE], fwd[D_SCALE]
     return (
-        conn[0], direction, fwd[D_SCALE], -1 if fbase is None else fbase,
-        -1 if rbase is None else rbase, rev[D_SCALE], conn,
+        conn[0], direction, shift, -1 if fbase is None else fbase,
+        -1 if rbase is None else rbase, rev[D_SCALE],
+        fbase is None or rbase is None or (shift == SCALE_UNKNOWN and not fwd[D_NOTED]),
+        conn,
     )  # fmt: skip
-
-
-def _needs_control(found) -> bool:
-    if found is None:
-        return True
-    _conn, _direction, fwd, rev = found
-    return (
-        fwd[D_BASE] is None
-        or rev[D_BASE] is None
-        or (fwd[D_SCALE] == SCALE_UNKNOWN and not fwd[D_NOTED])
-    )
 
 
 class _Rows:
@@ -304,7 +300,10 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
     group_order = np.argsort(row_group, kind="stable")  # 16-bit keys: a radix sort
     following = next_in_group(row_group, row_side, group_order)
     flags = rows.flags
-    control = ~rows.common | (flags & (SYN | FIN | RST) != 0) | (flags & ACK == 0)
+    control = ~rows.common | (flags & SYN != 0) | (flags & ACK == 0)
+    # A FIN or RST otherwise plain only ends its connection: the tracker's own _finish,
+    # in capture order with the control segments (it moves connections between tables).
+    ending = flags & (FIN | RST) != 0
     for row in other_rows:
         control[row] = True
     # Rows of each key in capture order, to find "the next segment of this key".
@@ -318,36 +317,54 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
     for group, pair in enumerate(group_keys):
         found = [_lookup(tracker, key) for key in pair]
         initial[group] = len(snapshots)
-        snapshots.append((_side(found[0]), _side(found[1])))
+        sides = _side(found[0]), _side(found[1])
+        snapshots.append(sides)
         state.remember(found, initial=True)
         if found[0] is None:
             opens += 1
         for side in (0, 1):
-            if _needs_control(found[side]) or group in self_loops:
+            if sides[side][6] or group in self_loops:
                 _mark_first(control, key_order, key_starts, key_of.get(pair[side], -1))
     _check_evictions(tracker, keys, opens + int(np.count_nonzero(flags & SYN)),
                      int(np.count_nonzero(flags & (FIN | RST))))  # fmt: skip
     post = np.full(n, -1, np.int64)
     results: dict[int, tuple] = {}
     raws: dict[int, tuple] = {}
-    pending = np.flatnonzero(control).tolist()
+    pending = np.flatnonzero(control)
+    prepared = _raws(rows, pending, keys, row_key)
+    prepared.update(other_rows)
+    pending = np.flatnonzero(control | ending).tolist()
     heapq.heapify(pending)
     done = set()
+    step, live_get, closed_get, conns = (
+        tracker.step,
+        tracker.live_get,
+        tracker.closed.get,
+        state.conns,
+    )
+    groups_of = row_group.tolist()
     while pending:
         row = heapq.heappop(pending)
         if row in done:
             continue
         done.add(row)
-        raw = other_rows.get(row) or _raw(rows, row, keys[row_key[row]])
-        raws[row], results[row] = raw, tracker.step(raw)
-        group = int(row_group[row])
-        pair = group_keys[group]
-        found = [_lookup(tracker, key) for key in pair]
-        state.remember(found, initial=False)
+        if not control[row]:  # a plain FIN or RST
+            key = keys[row_key[row]]
+            conn, _direction, fwd, rev = live_get(key) or closed_get(key)
+            tracker._finish(conn, fwd, rev, int(flags[row]))
+            continue
+        raw = prepared.get(row) or _raw(rows, row, keys[row_key[row]])
+        raws[row], results[row] = raw, step(raw)
+        group = groups_of[row]
+        key0, key1 = group_keys[group]
+        sides = _side(live_get(key0) or closed_get(key0)), _side(live_get(key1) or closed_get(key1))
         post[row] = len(snapshots)
-        snapshots.append((_side(found[0]), _side(found[1])))
+        snapshots.append(sides)
         for side in (0, 1):
-            if _needs_control(found[side]) or group in self_loops:
+            values = sides[side]
+            if values[7] is not None:
+                conns.setdefault(values[0], values[7])
+            if values[6] or group in self_loops:
                 after = following[side][row]
                 if after >= 0 and after not in done:
                     control[after] = True
@@ -361,6 +378,20 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
 def _mark_first(control, key_order, key_starts, index: int) -> None:
     if index >= 0 and key_starts[index] < key_starts[index + 1]:
         control[key_order[key_starts[index]]] = True
+
+
+def _raws(rows: _Rows, at: np.ndarray, keys: list, row_key: np.ndarray) -> dict[int, tuple]:
+    """The reference reader's raw tuples of the rows `at`, made a column at a time."""
+    columns = [column[at].tolist() for column in (rows.frame, rows.when, rows.ipver)]
+    columns += [rows.flags[at].tolist(), rows.seq[at].tolist(), rows.ack[at].tolist()]
+    columns += [rows.window[at].tolist(), rows.payload[at].tolist(), rows.truncated[at].tolist()]
+    return {
+        row: (frame, when, ipver, *keys[key], flags, seq, ack, window, payload, None, None,
+              False, None, truncated, True, True)
+        for row, key, frame, when, ipver, flags, seq, ack, window, payload, truncated in zip(
+            at.tolist(), row_key[at].tolist(), *columns, strict=True
+        )
+    }  # fmt: skip
 
 
 def _raw(rows: _Rows, row: int, key: tuple) -> tuple:

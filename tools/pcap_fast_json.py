@@ -17,7 +17,7 @@ import numpy as np
 
 from tools.pcap_annotate_out import FLAG_TEXT, _endpoints, json_line
 
-BATCH_ROWS = 8192
+BATCH_ROWS = 2048
 LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
 LUT2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), "<u2")
 POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
@@ -69,10 +69,6 @@ def _padded(texts: list[bytes], width: int) -> np.ndarray:
 
 FLAGS_TABLE = _padded([text.encode() for text in FLAG_TEXT], 8)
 TRUTH_TABLE = _padded([b"false", b"true"], 5)
-# tcp.window_size_scalefactor's text by value + 2: -2, -1, 0 (unused), 1 .. 2**14.
-SCALEFACTOR_TABLE = _padded(
-    [str(value).encode() if value else b"null" for value in range(-2, (1 << 14) + 1)], 6
-)  # 0 stands for a SYN's null
 NULL_LOW = np.frombuffer(b"\0\0\0\0null", "<u8")[0]
 
 
@@ -118,11 +114,17 @@ class JsonChunkWriter:
             "in_flight": state.in_flight,
         }  # fmt: skip
         row_bytes = np.frombuffer(template, np.uint8)
+        scale_table = _padded(
+            [b"null" if v is None else str(v).encode() for v in state.scale_values], 6
+        )
         specials = np.flatnonzero(special).tolist()
         lines = {}
         for row in specials:
             raw = raws.get(row) or raw_of(row)
-            result = results[row] if control[row] else self._plain_result(state, row)
+            if control[row]:
+                result = state.corrected(results[row], row)
+            else:
+                result = self._plain_result(state, row)
             lines[row] = json_line(raw, result, self.templates).encode()
         n = len(special)
         for start in range(0, n, BATCH_ROWS):
@@ -147,8 +149,7 @@ class JsonChunkWriter:
             if table is not None:
                 slots["block"] = table[np.where(keep, block_of[start:stop], 0)]
             slots["flags"] = FLAGS_TABLE[rows.flags[start:stop]]
-            scale = np.where(keep, state.scalefactor[start:stop], 0) + 2
-            slots["scalefactor"] = SCALEFACTOR_TABLE[scale]
+            slots["scalefactor"] = scale_table[state.scale_code[start:stop]]
             slots["truncated"] = TRUTH_TABLE[rows.truncated[start:stop].astype(np.int64)]
             if texts:
                 padded = b"".join(text.ljust(width_all, b"\0") for text in texts)
@@ -164,7 +165,8 @@ class JsonChunkWriter:
             notes.append("window full: the receiver's window is completely used")
         in_flight = int(state.in_flight[row])
         return (
-            int(state.conn_id[row]), int(state.direction[row]), int(state.scalefactor[row]),
+            int(state.conn_id[row]), int(state.direction[row]),
+            state.scale_values[state.scale_code[row]],
             int(state.window_size[row]), int(state.rel_seq[row]), int(state.rel_ack[row]),
             None if in_flight < 0 else in_flight, notes,
         )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.pcap_records import ACK, FIN, SYN
+from tools.pcap_records import ACK, FIN, RST, SYN
 from tools.pcap_track import C_DIRS, D_ACKED, D_NEXT, D_WINDOW
 
 MASK32 = 0xFFFFFFFF
@@ -76,21 +76,31 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
     return result
 
 
-def _last_before(order_key: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For rows sorted by `order_key` (capture order inside), the last earlier-or-same
-    row index with `wanted` in the same key, else -1."""
-    n = len(order_key)
-    position = np.where(wanted, np.arange(n), -1)
+def segment_bounds(sorted_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position of a sorted array, where its run of equal keys starts and ends."""
+    n = len(sorted_key)
+    first = np.ones(n, bool)
+    first[1:] = sorted_key[1:] != sorted_key[:-1]
+    positions = np.arange(n)
+    start = np.maximum.accumulate(np.where(first, positions, 0))
+    last = np.append(first[1:], True)
+    end = np.minimum.accumulate(np.where(last, positions + 1, n)[::-1])[::-1]
+    return start, end
+
+
+def _last_before(start: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For rows in a sorted order whose runs begin at `start`, the last earlier-or-same
+    position with `wanted` in the same run, else -1."""
+    position = np.where(wanted, np.arange(len(wanted)), -1)
     last = np.maximum.accumulate(position)
-    start = np.searchsorted(order_key, order_key, side="left")
     return np.where(last >= start, last, -1)
 
 
 def next_in_group(row_group, row_side, group_order) -> tuple[list[int], list[int]]:
     """Per side, each row's next row of that side in its group (-1: none), as lists."""
     n = len(row_group)
-    sorted_group, sorted_side = row_group[group_order], row_side[group_order]
-    end = np.searchsorted(sorted_group, sorted_group, side="right")
+    sorted_side = row_side[group_order]
+    end = segment_bounds(row_group[group_order])[1]
     lists = []
     for side in (0, 1):
         position = np.where(sorted_side == side, np.arange(n), n)
@@ -132,7 +142,7 @@ class RunningState:
         ).reshape(len(snapshots), 2, 6)
         row_group, group_order = grouping
         sorted_group = row_group[group_order]
-        last = _last_before(sorted_group, control[group_order])
+        last = _last_before(segment_bounds(sorted_group)[0], control[group_order])
         snap_sorted = np.where(last >= 0, post[group_order[np.maximum(last, 0)]], -1)
         snap_sorted = np.where(last >= 0, snap_sorted, initial[sorted_group])
         row_snap = np.empty(n, np.int64)
@@ -146,15 +156,17 @@ class RunningState:
         if np.any(plain & ((conn_id <= 0) | (fbase < 0) | (rbase < 0))):
             raise RuntimeError("pcap fast path: a plain segment without its connection state")
         control_rows = np.flatnonzero(control)
-        for row in control_rows.tolist():  # the connection the reference gave it
-            conn_id[row], direction[row] = results[row][0], results[row][1]
+        printed = [results[row] for row in control_rows.tolist()]  # the reference's results
+        conn_id[control_rows] = [result[0] for result in printed]
+        direction[control_rows] = [result[1] for result in printed]
         factors = self.tracker.factors
-        scalefactor_of = np.array([factors[s][0] for s in range(-2, 15)], np.int64)
+        # Scale factors by code: shift + 2, then None (a SYN's).
+        self.scale_values = [factors[shift][0] for shift in range(-2, 15)] + [None]
+        code_of = {value: code for code, value in enumerate(self.scale_values)}
         applied_of = np.array([factors[s][1] for s in range(-2, 15)], np.int64)
         window = rows.window
         window_size = window << applied_of[shift + 2]
-        for row in control_rows.tolist():
-            window_size[row] = results[row][3]
+        window_size[control_rows] = [result[3] for result in printed]
         flags, seq, ack, payload = rows.flags, rows.seq, rows.ack, rows.payload
         syn = flags & SYN != 0
         has_ack = flags & ACK != 0
@@ -168,21 +180,25 @@ class RunningState:
                 before[index] = self.before[cid]
         slot = np.searchsorted(ids, conn_id)
         own, peer = before[slot, direction], before[slot, 1 - direction]
-        seg = conn_id * 2 + direction
-        seg_order = np.argsort(seg, kind="stable")
+        seg = slot * 2 + direction
+        seg_order = np.argsort(
+            seg.astype(np.uint16 if len(ids) < 1 << 15 else np.int64), kind="stable"
+        )
         high = np.empty(n, np.int64)
         high[seg_order] = running_max(end[seg_order], seg[seg_order], own[seg_order, 0])
         acking = seg_order[has_ack[seg_order]]
         acked_after = np.full(n, -1, np.int64)  # the peer's latest ack after this row's
         acked_after[acking] = running_max(ack[acking], seg[acking], peer[acking, 1])
-        conn_order = np.argsort(conn_id, kind="stable")
-        sorted_conn = conn_id[conn_order]
+        conn_order = np.argsort(
+            slot.astype(np.uint16 if len(ids) < 1 << 16 else np.int64), kind="stable"
+        )
+        conn_start = segment_bounds(slot[conn_order])[0]
         acked_before = own[:, 1].copy()
         peer_window = peer[:, 2].copy()
         for side in (0, 1):
             sorted_side = direction[conn_order] == side
-            last_ack = _last_before(sorted_conn, sorted_side & has_ack[conn_order])
-            last_row = _last_before(sorted_conn, sorted_side)
+            last_ack = _last_before(conn_start, sorted_side & has_ack[conn_order])
+            last_row = _last_before(conn_start, sorted_side)
             readers = conn_order[~sorted_side]
             found = last_ack[~sorted_side]
             acked_before[readers] = np.where(
@@ -196,22 +212,23 @@ class RunningState:
         self.in_flight = np.where(known, (high - acked_before) & MASK32, -1)
         full = known & (payload > 0) & (peer_window >= 0) & (rshift >= 0)
         self.full = full & (((seq + payload - acked_before) & MASK32) == peer_window)
-        self.zero = window == 0
+        self.zero = (window == 0) & (flags & (FIN | RST) == 0)
         self.conn_id, self.direction, self.window_size = conn_id, direction, window_size
-        self.scalefactor = scalefactor_of[shift + 2]
+        self.scale_code = shift + 2
         self.rel_seq = (seq - fbase) & MASK32
         self.rel_ack = (ack - rbase) & MASK32
         self.noted = self.zero | self.full
-        scalefactor = self.scalefactor
-        for row in control_rows.tolist():  # what the reference printed, corrected
-            result = results[row] = self._corrected(results[row], row)
-            scalefactor[row] = 0 if result[2] is None else result[2]  # 0: null (a SYN)
-            self.rel_seq[row], self.rel_ack[row] = result[4], result[5]
-            self.in_flight[row] = -1 if result[6] is None else result[6]
-            self.noted[row] = bool(result[7])
+        # A control row prints the reference's values but this chunk's bytes in flight and
+        # window-full note (the tracker's state was not up to date when it ran).
+        self.scale_code[control_rows] = [code_of[result[2]] for result in printed]
+        self.rel_seq[control_rows] = [result[4] for result in printed]
+        self.rel_ack[control_rows] = [result[5] for result in printed]
+        self.noted[control_rows] = self.full[control_rows] | np.array(
+            [any(note != FULL_NOTE for note in result[7]) for result in printed], bool
+        )
         self._write_back(seg, seg_order, high, acking, acked_after, window_after)
 
-    def _corrected(self, result: tuple, row: int) -> tuple:
+    def corrected(self, result: tuple, row: int) -> tuple:
         """A control row's result with bytes in flight and the window-full note from the
         chunk's state (the tracker's own was not up to date when it ran)."""
         notes = [note for note in result[7] if note != FULL_NOTE]
@@ -223,15 +240,19 @@ class RunningState:
 
     def _write_back(self, seg, seg_order, high, acking, acked_after, window_after) -> None:
         """Each side's state after the chunk, into the tracker's connection records."""
+        conns = self.conns
         sorted_seg = seg[seg_order]
-        last = np.flatnonzero(np.append(sorted_seg[1:] != sorted_seg[:-1], True))
-        for index in seg_order[last].tolist():
-            cid, side = divmod(int(seg[index]), 2)
-            state = self.conns[cid][C_DIRS][side]
-            state[D_NEXT] = int(high[index])
-            state[D_WINDOW] = None if window_after[index] < 0 else int(window_after[index])
+        last = seg_order[np.flatnonzero(np.append(sorted_seg[1:] != sorted_seg[:-1], True))]
+        for cid, side, next_seq, window in zip(
+            self.conn_id[last].tolist(), self.direction[last].tolist(),
+            high[last].tolist(), window_after[last].tolist(), strict=True,
+        ):  # fmt: skip
+            state = conns[cid][C_DIRS][side]
+            state[D_NEXT], state[D_WINDOW] = next_seq, None if window < 0 else window
         sorted_seg = seg[acking]
-        last = np.flatnonzero(np.append(sorted_seg[1:] != sorted_seg[:-1], True))
-        for index in acking[last].tolist():
-            cid, side = divmod(int(seg[index]), 2)
-            self.conns[cid][C_DIRS][1 - side][D_ACKED] = int(acked_after[index])
+        last = acking[np.flatnonzero(np.append(sorted_seg[1:] != sorted_seg[:-1], True))]
+        for cid, side, acked in zip(
+            self.conn_id[last].tolist(), self.direction[last].tolist(),
+            acked_after[last].tolist(), strict=True,
+        ):  # fmt: skip
+            conns[cid][C_DIRS][1 - side][D_ACKED] = acked
