@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import fields
 from pathlib import Path
@@ -79,12 +80,14 @@ VOLATILE_SETTINGS = {
 def build_digest(settings: dict, content: Path, root: Path = REPO) -> str:
     """A digest of everything a post's HTML depends on besides the post's own file.
 
-    opskb's code and pins, the external programs the checkers run, the settings that are
-    plain data, and the other files under the content directory (captures, lab results,
-    by size and mtime). Pelican's reader cache kept under this digest never serves HTML
-    made by other code or from other inputs, so a cached build equals a fresh one.
+    The interpreter, opskb's code and pins, the external programs the checkers run, the
+    settings that are plain data, and the other files under the content directory
+    (captures, lab results, by size and mtime). Pelican's reader cache kept under this
+    digest never serves HTML made by other code or from other inputs, so a cached build
+    equals a fresh one.
     """
     digest = hashlib.sha256()
+    digest.update(sys.version.encode())  # the interpreter whose pickles the cache holds
     digest.update(code_hash(BUILD_SOURCES, root).encode())
     digest.update(program_stamp(BUILD_PROGRAMS).encode())
     for key in sorted(set(settings) - VOLATILE_SETTINGS):
