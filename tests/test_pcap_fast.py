@@ -11,7 +11,9 @@ full connection tables (chunks handed to the reference), and corrupt records.
 from __future__ import annotations
 
 import importlib.util
+import io
 import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,20 @@ def test_sequence_numbers_that_leap(interleaved, tmp_path, capsys, monkeypatch):
     path = tmp_path / "leaps.pcap"
     path.write_bytes(bytes(data))
     same_both_ways(path, capsys, monkeypatch)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(interleaved, capsys, monkeypatch):
+    """The fast path redraws the bar after each chunk, off stdout, and clears it."""
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    monkeypatch.setattr("tools.pcap_annotate.PROGRESS_MIN_BYTES", 1)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["--json", str(interleaved)]) == 0
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\r[") and "100.0%" in drawn and drawn.endswith(" " * 60 + "\r")
+    assert capsys.readouterr().out.count("\n") > 29_000

@@ -217,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             output = Output(out)
             records = stream.records(on_wait=output.flush)
             size = stream.size()
+            progress = None
             if size and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() and not stream.is_text:
-                records = Progress(records, stream.file, size, sys.stderr)
+                records = progress = Progress(records, stream.file, size, sys.stderr)
             selection = None
             if args.connection is not None or args.frames is not None:
                 selection = Selection(args.connection, *(args.frames or (1, None)))
@@ -235,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                     from tools.pcap_fast import write_json as write_json_fast
 
                     out.flush()
-                    write_json_fast(stream.file, stream.head, rows.tracker, out.buffer, {})
+                    write_json_fast(stream.file, stream.head, rows.tracker, out.buffer, progress)
+                    if progress is not None:
+                        progress.clear()
                 elif args.json:
                     JsonWriter(output).write(rows)
                 elif args.csv:

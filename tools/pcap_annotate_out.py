@@ -278,10 +278,17 @@ class Progress:
         for raw in self.records:
             count += 1
             if not count % self.EVERY:
-                done = min(self.file.tell() / self.size, 1.0)
-                bar = "#" * int(done * 30)
-                self.err.write(f"\r[{bar:<30}] {done:6.1%} {count} packets")
-                self.err.flush()
+                self.draw(count)
             yield raw
+        self.clear()
+
+    def draw(self, count: int) -> None:
+        """Redraw the bar for `count` packets read so far."""
+        done = min(self.file.tell() / self.size, 1.0)
+        bar = "#" * int(done * 30)
+        self.err.write(f"\r[{bar:<30}] {done:6.1%} {count} packets")
+        self.err.flush()
+
+    def clear(self) -> None:
         self.err.write("\r" + " " * 60 + "\r")
         self.err.flush()

@@ -70,13 +70,14 @@ def _record_dtype(order: str, tcp_at: int) -> np.dtype:
     )  # fmt: skip
 
 
-def write_json(file, head: bytes, tracker, out, templates: dict) -> None:
-    """Annotate the classic pcap `head` + rest of `file` as --json lines on binary `out`."""
+def write_json(file, head: bytes, tracker, out, progress=None) -> None:
+    """Annotate the classic pcap `head` + rest of `file` as --json lines on binary `out`;
+    `progress.draw(packets)`, if given, after each chunk."""
     order, tick, snaplen, linktype = classic_ethernet_header(head)
     limit = record_limit(snaplen)
     caplen_at = struct.Struct(order + "I").unpack_from
     dtypes = (_record_dtype(order, 50), _record_dtype(order, 70))
-    writer = JsonChunkWriter(out, templates)
+    writer = JsonChunkWriter(out, {})
     frac_limit = 10**9 if tick < 1e-6 else 10**6
     data, base, pos, frame, eof = head, 0, 24, 0, False
     while True:
@@ -102,6 +103,8 @@ def write_json(file, head: bytes, tracker, out, templates: dict) -> None:
                     classic_records(chunk, order, tick, linktype, snaplen, frame), tracker
                 )
             frame += len(offsets)
+            if progress is not None:
+                progress.draw(frame)
         elif eof or (pos + 16 <= end and caplen_at(data, pos + 8)[0] > limit):
             break  # the end, or a record the reference reader reports
     if pos < len(data):  # a cut or corrupt record: the reference reader names it

@@ -11,11 +11,9 @@ the reference's.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from tools.pcap_annotate_out import FLAG_TEXT, _endpoints, json_line
+from tools.pcap_annotate_out import DIRECTIONS, FLAG_TEXT, address_text, json_line
 
 BATCH_ROWS = 2048
 LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
@@ -26,6 +24,8 @@ KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
 KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
 NUMBERS = ("seq", "ack", "seq_abs", "ack_abs", "len", "window_size_value")
 BLOCK_CACHE = 8192
+# Numbers below 2**32, or -1 (a LUT index from the end): no need to mask special rows.
+BOUNDED = frozenset({"seq", "ack", "seq_abs", "ack_abs", "window_size_value", "in_flight"})
 
 
 def _layout(block_width: int) -> tuple[bytes, np.dtype]:
@@ -138,8 +138,9 @@ class JsonChunkWriter:
             grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width_all)
             grid[:, : len(template)] = row_bytes
             slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
-            for name, values in numbers.items():
-                _put(slots, name, np.where(keep, values[start:stop], 0))
+            for name, values in numbers.items():  # a special row's may be out of range
+                values = values[start:stop]
+                _put(slots, name, values if name in BOUNDED else np.where(keep, values, 0))
             unknown = np.flatnonzero(state.in_flight[start:stop] < 0)
             slots["in_flight_h"][unknown] = 0
             slots["in_flight_l"][unknown] = NULL_LOW
@@ -182,11 +183,13 @@ class JsonChunkWriter:
         blocks = []
         for code, row in zip(uniques.tolist(), plain[first].tolist(), strict=True):
             block = self.blocks.get(code)
-            if block is None:
+            if block is None:  # as json.dumps writes it: addresses and ports need no escape
                 raw = raw_of(row)
-                fields = _endpoints(raw, code >> 1, code & 1)
-                block = json.dumps(fields, separators=(",", ":"))[1:-1].encode()
-                self.blocks[code] = block
+                block = self.blocks[code] = (
+                    f'"connection":{code >> 1},"direction":"{DIRECTIONS[code & 1]}",'
+                    f'"src":"{address_text(raw[2], raw[3])}","sport":{raw[4]},'
+                    f'"dst":"{address_text(raw[2], raw[5])}","dport":{raw[6]}'
+                ).encode()
             blocks.append(block)
         block_of = np.zeros(len(codes), np.int64)
         block_of[plain] = inverse
