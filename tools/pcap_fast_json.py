@@ -72,15 +72,14 @@ TRUTH_TABLE = _padded([b"false", b"true"], 5)
 NULL_LOW = np.frombuffer(b"\0\0\0\0null", "<u8")[0]
 
 
-def _put(rows: np.ndarray, name: str, numbers: np.ndarray) -> None:
-    """Numbers 0 <= x < 10**10 into a ten-byte slot, right-aligned."""
+def _digits(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers 0 <= x < 10**10 (or -1) as ten-byte slots, right-aligned: bytes 0-1 and 2-9."""
     high = numbers // 100_000_000
     rest = numbers - high * 100_000_000
     middle = rest // 10000
     digits = np.searchsorted(POW10, numbers, side="right") + 1
     low = LUT4[middle] | (LUT4[rest - middle * 10000] << np.uint64(32))
-    rows[name + "_h"] = LUT2[high] & KEEP_HIGH[digits]
-    rows[name + "_l"] = low & KEEP_LOW[digits]
+    return LUT2[high] & KEEP_HIGH[digits], low & KEEP_LOW[digits]
 
 
 class JsonChunkWriter:
@@ -138,9 +137,13 @@ class JsonChunkWriter:
             grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width_all)
             grid[:, : len(template)] = row_bytes
             slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
-            for name, values in numbers.items():  # a special row's may be out of range
-                values = values[start:stop]
-                _put(slots, name, values if name in BOUNDED else np.where(keep, values, 0))
+            stacked = np.stack([values[start:stop] for values in numbers.values()])
+            for at, name in enumerate(numbers):  # a special row's may be out of range
+                if name not in BOUNDED:
+                    stacked[at] *= keep
+            high, low = _digits(stacked)
+            for at, name in enumerate(numbers):
+                slots[name + "_h"], slots[name + "_l"] = high[at], low[at]
             unknown = np.flatnonzero(state.in_flight[start:stop] < 0)
             slots["in_flight_h"][unknown] = 0
             slots["in_flight_l"][unknown] = NULL_LOW
