@@ -92,6 +92,15 @@ def test_built_block_html(tmp_path, monkeypatch):
     assert "<script" not in figure and not [t for t in tags if re.search(r"\son\w+=", t)]
 
 
+def test_the_era_table_is_on_the_first_block_of_a_post_only(tmp_path, monkeypatch):
+    write_post(tmp_path, "```wscale\neffective: 92 6\n```\n\n```wscale\nshift-for: 4194304\n```\n")
+    errors, _ = build_post(tmp_path, monkeypatch)
+    assert errors == []
+    page = (tmp_path / "output" / "posts" / "arith" / "index.html").read_text("utf-8")
+    figures = re.findall(r'<figure class="tool-block tool-wscale"[^>]*>', page)
+    assert len(figures) == 2 and "data-eras=" in figures[0] and "data-eras=" not in figures[1]
+
+
 def test_invalid_block_fails_the_build_naming_file_and_line(tmp_path, monkeypatch):
     # Front matter 3 lines, blank, text, blank: the fence opens on line 7, `rtt` is line 10.
     write_post(tmp_path, "```wscale\nthroughput\nwindow: 65535\nrtt: fast\n```\n")

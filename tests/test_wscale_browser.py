@@ -163,3 +163,42 @@ def test_page_agrees_with_the_tool_around_every_edge(calculator):
             if value is None or not same:
                 disagreements.append((command, inputs, key, want, value))
     assert disagreements == []
+
+
+TWO_BLOCKS = """Title: Two blocks
+Date: 2024-01-01
+Slug: two
+
+```wscale
+effective: 92 6
+```
+
+```wscale
+kernel: 2.6.17
+rmem: 4096 87380 174760
+```
+"""
+
+
+def test_a_later_block_reads_the_era_table_of_the_first(tmp_path, serve_dir, browser):
+    (tmp_path / "content" / "posts").mkdir(parents=True)
+    (tmp_path / "content" / "posts" / "two.md").write_text(TWO_BLOCKS, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        errors = build(
+            ROOT / "pelicanconf.py", tmp_path / "output", {"PATH": str(tmp_path / "content")}
+        )
+    assert errors == []
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(serve_dir(tmp_path / "output") + "/posts/two/")
+    second = page.locator("figure.tool-wscale").nth(1)
+    assert second.get_attribute("data-eras") is None  # the table is on the first block only
+    second.locator(".wscale-calculator summary").click()
+    second.locator("form.wscale-calc[data-ready=true]").wait_for()
+    shift = second.locator('fieldset[data-section="kernel"] output[data-out="shift"]')
+    # 174760 / 2 = 87380 > 65535, 174760 / 4 = 43690 <= 65535: shift 2.
+    assert shift.get_attribute("data-value") == "2"
+    page.close()
+    assert problems == [], problems

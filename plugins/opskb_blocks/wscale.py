@@ -3,7 +3,8 @@
 Thin adapter: `tools.wscale_block.run_block` parses the body and computes the result with the
 same code as `python -m tools.wscale`; this module places it, escaped, in
 `<figure class="tool-block tool-wscale" data-eras="…">`. The in-page calculator's fields come
-from the tool's option table and its kernel eras from `data-eras` (the tool's era table), so
+from the tool's option table and its kernel eras from `data-eras` (the tool's era table, on
+the first wscale block of a post only: the page's other blocks read it there), so
 `theme/static/js/wscale.js` holds only the arithmetic, tested against the shared vectors.
 """
 
@@ -93,6 +94,9 @@ def render(block, context) -> str:
         name = sorted(block.options)[0]
         raise WscaleError(f"unknown option {name!r}: a wscale block's parameters go in its body")
     result = run_block(block.source)
+    # The era table once per page, on the post's first wscale block; the others read it there.
+    first = not any(record.get("language") == "wscale" for record in context.records)
+    eras = f' data-eras="{escape(eras_json())}"' if first else ""
     context.records.append(
         {
             "post": str(block.path),
@@ -109,7 +113,7 @@ def render(block, context) -> str:
     shell = escape(result.shell)
     datalist = f"wscale-eras-{block.line}"
     return (
-        f'<figure class="tool-block tool-wscale" data-eras="{escape(eras_json())}"'
+        f'<figure class="tool-block tool-wscale"{eras}'
         f' data-result="{escape(json.dumps(result.result, sort_keys=True))}">'
         f'<figcaption class="snippet-badge">computed: {escape(result.command)}</figcaption>'
         f"{_table(result.rows)}{warnings}"

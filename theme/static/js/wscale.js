@@ -357,7 +357,11 @@
 
   function start(form) {
     var figure = form.closest(".tool-wscale");
-    var eras = JSON.parse(figure.getAttribute("data-eras"));
+    // The era table is on the page's first wscale block only.
+    var table = figure.hasAttribute("data-eras")
+      ? figure
+      : document.querySelector(".tool-wscale[data-eras]");
+    var eras = JSON.parse(table.getAttribute("data-eras"));
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     form.querySelectorAll("fieldset[data-section]").forEach(function (fieldset) {
       var refresh = function () {
