@@ -309,6 +309,7 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
     ending = flags & (FIN | RST) != 0
     for row in other_rows:
         control[row] = True
+    static = control.copy()  # control whatever happens before them; others are re-checked
     # Rows of each key in capture order, to find "the next segment of this key".
     key_order = np.argsort(row_key.astype(np.uint16), kind="stable")
     key_starts = np.searchsorted(row_key[key_order], np.arange(len(keys) + 1))
@@ -345,24 +346,31 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
         tracker.closed.get,
         state.conns,
     )
-    groups_of = row_group.tolist()
+    groups_of, sides_of = row_group.tolist(), row_side.tolist()
+    latest = [snapshots[index] for index in initial.tolist()]  # each group's state now
     while pending:
         row = heapq.heappop(pending)
         if row in done:
             continue
         done.add(row)
-        if not control[row]:  # a plain FIN or RST
+        group = groups_of[row]
+        if control[row] and not static[row]:  # marked as owed something: is it still?
+            control[row] = latest[group][sides_of[row]][6] or group in self_loops
+        if not control[row]:
+            if not ending[row]:
+                continue
+            # a plain FIN or RST
             key = keys[row_key[row]]
             conn, _direction, fwd, rev = live_get(key) or closed_get(key)
             tracker._finish(conn, fwd, rev, int(flags[row]))
             continue
         raw = prepared.get(row) or _raw(rows, row, keys[row_key[row]])
         raws[row], results[row] = raw, step(raw)
-        group = groups_of[row]
         key0, key1 = group_keys[group]
         sides = _side(live_get(key0) or closed_get(key0)), _side(live_get(key1) or closed_get(key1))
         post[row] = len(snapshots)
         snapshots.append(sides)
+        latest[group] = sides
         for side in (0, 1):
             values = sides[side]
             if values[7] is not None:
