@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import heapq
 import io
+import os
 import struct
 
-import numpy as np
+# No linear algebra here: OpenBLAS's thread pool would only cost start-up time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 - after the thread setting, which numpy reads on import
 
 from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common
 from tools.pcap_fast_frame import find_records
