@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402 - after the thread setting, which numpy reads o
 from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common
 from tools.pcap_fast_frame import find_records
 from tools.pcap_fast_json import JsonChunkWriter
-from tools.pcap_fast_state import RunningState, next_in_group
+from tools.pcap_fast_state import RunningState, next_in_group, unique_first
 from tools.pcap_read import (
     _link_decoder,
     _Stream,
@@ -270,7 +270,7 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
     for word, factor in zip(rows.words, _MIX, strict=True):
         mix ^= word[common_at] * np.uint64(factor)
         mix = (mix << np.uint64(13)) | (mix >> np.uint64(51))
-    uniques, first, inverse = np.unique(mix, return_index=True, return_inverse=True)
+    uniques, first, inverse = unique_first(mix)
     for word in rows.words:
         values = word[common_at]
         if not np.array_equal(values, values[first][inverse]):

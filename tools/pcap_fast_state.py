@@ -53,7 +53,7 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
     span = int(unwrapped.max()) - low + 1
     segments = int(seg_index[-1]) + 1
     if span * segments >= 1 << 62:  # unwrapped values too far apart to stack segments
-        bad = np.unique(seg_index)
+        bad = np.arange(segments)
         result = np.zeros(n, np.int64)
     else:
         floor = np.where(has_init, 0, low)
@@ -64,7 +64,8 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
         before[first] = floor[first]
         step = unwrapped - before
         checked = ~first | has_init
-        bad = np.unique(seg_index[checked & ((step >= HALF) | (step < -HALF))])
+        bad = seg_index[checked & ((step >= HALF) | (step < -HALF))]
+        bad = bad[np.append(True, bad[1:] != bad[:-1])] if len(bad) else bad
         result = (baseline[first][seg_index] + stacked) & MASK32
     if len(bad):
         starts = np.flatnonzero(first)
@@ -74,6 +75,17 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
             start = int(init[a]) if init[a] >= 0 else None
             result[a:b] = _exact(values[a:b].tolist(), start)
     return result
+
+
+def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(values, return_index=True, return_inverse=True), by one stable sort."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(len(values), bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    inverse = np.empty(len(values), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], order[first], inverse
 
 
 def segment_bounds(sorted_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
