@@ -2,7 +2,8 @@
 
 A record header starts with its timestamp's seconds, and the records of a chunk lie
 within minutes of each other: the positions whose four bytes read as seconds close to
-the first record's (and whose fraction is below one second) are the candidates, and
+the first record's (found by their upper half first, and whose fraction is below one
+second) are the candidates, and
 the records are the candidates that chain — each one's offset plus 16 plus its
 captured length is the next one's. Only when that chain does not hold from the first
 record to the last (time going backwards, payload bytes that look like a header) are
@@ -41,18 +42,20 @@ def _by_timestamps(data: bytes, pos: int, stop: int, order: str, frac_limit: int
     if stop - pos < 32:
         return None
     first_seconds = struct.unpack_from(order + "I", data, pos)[0]
-    floor = np.uint32((first_seconds - 8) & 0xFFFFFFFF)
+    floor = (first_seconds - 8) & 0xFFFFFFFF
+    # The seconds' upper half first (one 16-bit compare per byte offset), then all of it.
+    upper = np.uint16(first_seconds >> 16)
+    upper_at = 2 if order == "<" else 0
     candidates = []
-    for residue in range(4):
-        count = (stop - 16 - pos - residue) // 4 + 1
-        if count <= 0:
-            continue
-        words = np.frombuffer(data, order + "u4", count=count, offset=pos + residue)
-        hits = np.flatnonzero((words - floor) < np.uint32(SECONDS_WINDOW))
-        candidates.append(hits * 4 + (pos + residue))
+    for residue in range(2):
+        count = (stop - 16 - pos - residue) // 2 + 1
+        halves = np.frombuffer(data, order + "u2", count=count, offset=pos + upper_at + residue)
+        candidates.append(np.flatnonzero(halves == upper) * 2 + (pos + residue))
     starts = np.sort(np.concatenate(candidates))
     array = np.frombuffer(data, np.uint8)
     headers = np.lib.stride_tricks.sliding_window_view(array, 16)[starts].view(order + "u4")
+    near = (headers[:, 0] - np.uint32(floor)) < np.uint32(SECONDS_WINDOW)
+    starts, headers = starts[near], headers[near]
     plausible = headers[:, 1] < frac_limit
     starts = starts[plausible]
     if not len(starts):
