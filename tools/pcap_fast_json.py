@@ -19,7 +19,7 @@ from tools.pcap_fast_state import unique_first
 BATCH_ROWS = 2048
 LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
 LUT2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), "<u2")
-POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
+WIDTH = np.array([len(str(number)) for number in range(10000)], np.int64)  # digits of 0..9999
 _KEEP = [bytes(0xFF if at >= 10 - digits else 0 for at in range(10)) for digits in range(11)]
 KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
 KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
@@ -78,8 +78,11 @@ def _digits(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     high = numbers // 100_000_000
     rest = numbers - high * 100_000_000
     middle = rest // 10000
-    digits = np.searchsorted(POW10, numbers, side="right") + 1
-    low = LUT4[middle] | (LUT4[rest - middle * 10000] << np.uint64(32))
+    last = rest - middle * 10000
+    digits = np.where(
+        high > 0, 8 + WIDTH[high], np.where(middle > 0, 4 + WIDTH[middle], WIDTH[last])
+    )
+    low = LUT4[middle] | (LUT4[last] << np.uint64(32))
     return LUT2[high] & KEEP_HIGH[digits], low & KEEP_LOW[digits]
 
 
