@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import in_ci, require_tool
 
-from tools import lab_netns, wscale_lab
+from tools import wscale_lab
+from tools.wscale_lab import netns as lab_netns
 
 pytestmark = pytest.mark.lab
 
@@ -180,7 +181,7 @@ def start_and_wait_for_transfer(out: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     prefix = f"opskb-{cli.pid}"
     while time.monotonic() < deadline:
-        if any("lab_transfer fetch" in line for line in lab_processes(prefix)):
+        if any("wscale_lab.transfer fetch" in line for line in lab_processes(prefix)):
             time.sleep(0.5)
             return cli
         assert cli.poll() is None, cli.communicate()
@@ -254,8 +255,8 @@ def test_the_real_kernel_agrees_with_the_calculator(short_lab, name, capsys):
 
 def test_a_failure_mid_scenario_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
     require_lab()
-    from tools import lab_run
-    from tools.lab_capture import LabCaptureError
+    from tools.wscale_lab import run as lab_run
+    from tools.wscale_lab.capture import LabCaptureError
 
     def broken_capture(path):
         raise LabCaptureError(f"{path}: no SYN and SYN-ACK in the capture (0 packets)")

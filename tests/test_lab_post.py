@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lab_crafted import result, write_handshake
 
-from tools.lab_results import load_results, rate_text
+from tools.wscale_lab.results import load_results, rate_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

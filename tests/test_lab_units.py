@@ -16,10 +16,11 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from tools import lab_netns, wscale_lab
-from tools.lab_capture import LabCaptureError, handshake, read_records, trim
-from tools.lab_packet import PASS, Action, LabPacketError, apply_action, tcp_syn_view
-from tools.lab_results import (
+from tools import wscale_lab
+from tools.wscale_lab import netns as lab_netns
+from tools.wscale_lab.capture import LabCaptureError, handshake, read_records, trim
+from tools.wscale_lab.packet import PASS, Action, LabPacketError, apply_action, tcp_syn_view
+from tools.wscale_lab.results import (
     LabResultsError,
     expected_peer_shift,
     format_table,
@@ -27,7 +28,7 @@ from tools.lab_results import (
     rate_text,
     table,
 )
-from tools.lab_scenarios import (
+from tools.wscale_lab.scenarios import (
     BY_NAME,
     DEFAULT_SET,
     LabScenarioError,
@@ -245,7 +246,7 @@ def test_trim_keeps_the_first_packets_as_a_valid_capture(tmp_path):
 
 
 def test_tcpdump_drop_count_is_read_from_its_closing_lines():
-    from tools.lab_run import kernel_drops
+    from tools.wscale_lab.run import kernel_drops
 
     closing = "612 packets captured\n613 packets received by filter\n1 packet dropped by kernel\n"
     assert kernel_drops(closing) == 1

@@ -11,8 +11,8 @@ import pytest
 
 from tools.site import build
 from tools.vcb import is_vcb_command, lint
-from tools.vcb_block import export_listing, run_block
-from tools.vcb_model import VcbError
+from tools.vcb.block import export_listing, run_block
+from tools.vcb.model import VcbError
 
 ROOT = Path(__file__).resolve().parents[1]
 

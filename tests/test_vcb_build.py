@@ -9,11 +9,11 @@ import subprocess
 import pytest
 
 from tests.conftest import require_tool
-from tools import vcb_model as model
 from tools.vcb import main
-from tools.vcb_build import build
-from tools.vcb_model import Confidence, VcbError
-from tools.vcb_reference import markdown
+from tools.vcb import model as model
+from tools.vcb.builder import build
+from tools.vcb.model import Confidence, VcbError
+from tools.vcb.reference import markdown
 
 SAFE_WARNINGS = {
     "unverified-flag",
@@ -142,7 +142,7 @@ def model_lint(command_line, shell):
 
 def expected_argv(command: str, params: dict[str, str]) -> list[str]:
     """The arguments the program must receive, from the parameter table's flags."""
-    from tools.vcb_build import params_of
+    from tools.vcb.builder import params_of
 
     argv = []
     for param in params_of(command):

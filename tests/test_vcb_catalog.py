@@ -9,10 +9,10 @@ import pytest
 
 from tests.conftest import require_tool
 from tools.vcb import main
-from tools.vcb_catalog import edit_catalog, problems_of, read_catalog, write_catalog
-from tools.vcb_freeze import freeze_scripts
-from tools.vcb_model import VcbError
-from tools.vcb_reference import html, markdown
+from tools.vcb.catalog import edit_catalog, problems_of, read_catalog, write_catalog
+from tools.vcb.freeze import freeze_scripts
+from tools.vcb.model import VcbError
+from tools.vcb.reference import html, markdown
 
 # The shape of a catalog as the reference records it: `key= value`, host=, resourcepool=,
 # config.vmx= "[datastore] path"; the other lines are kept as they are.

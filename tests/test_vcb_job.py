@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import require_tool
 from tools.vcb import main
-from tools.vcb_batch import batch_bytes, render_batch
-from tools.vcb_job import (
+from tools.vcb.batch import batch_bytes, render_batch
+from tools.vcb.job import (
     JobSettings,
     from_vcbvmname,
     job_vms,
@@ -20,7 +20,7 @@ from tools.vcb_job import (
     parse_vm_list,
     render_sh,
 )
-from tools.vcb_model import VcbError
+from tools.vcb.model import VcbError
 
 HOSTILE = [
     "web 01",

@@ -9,9 +9,10 @@ through the HTML stash so that later Markdown stages leave it alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor

@@ -1,6 +1,6 @@
 """Render a ```lab block: the window-scale lab's measured table, read from its results file.
 
-Thin adapter: `tools.lab_results.block_table` reads and checks the JSON that `make lab`
+Thin adapter: `tools.wscale_lab.results.block_table` reads and checks the JSON that `make lab`
 writes; this module places the escaped table and the command that remakes it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from tools.lab_results import block_table
+from tools.wscale_lab.results import block_table
 
 
 def render(block, context) -> str:

@@ -1,6 +1,6 @@
 """Render a ```vcb block: a command built and checked by the VCB model, or its reference.
 
-Thin adapter: `tools.vcb_block.run_block` reads the body and does the work with the same
+Thin adapter: `tools.vcb.block.run_block` reads the body and does the work with the same
 code as `python -m tools.vcb`; this module places the result, escaped. A built command
 goes in the snippet contract (`<figure class="snippet" ... data-copy>` with the badge
 "checked: VCB model"); a known-bad command is shown flagged, with no copy text; tool
@@ -15,8 +15,8 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
-from tools.vcb_block import BlockResult, run_block
-from tools.vcb_reference import command_of, html_section
+from tools.vcb.block import BlockResult, run_block
+from tools.vcb.reference import command_of, html_section
 
 LEXERS = {"cmd": "batch", "sh": "bash"}
 BADGE = "checked: VCB model"

@@ -26,7 +26,7 @@ CHECKERS: tuple[Checker, ...] = (
     Checker(
         vcb.NAME,
         frozenset({SH, CMD, POWERSHELL}),
-        ("tools/checkers/vcb.py", "tools/vcb.py", "tools/vcb_*.py"),
+        ("tools/checkers/vcb.py", "tools/vcb/*.py"),
         vcb.check,
     ),
     Checker(

@@ -16,9 +16,9 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .vcb_batch import batch_set, chcp_line, pick_encoding
-from .vcb_model import VcbError
-from .vcb_shell import quote_sh
+from .batch import batch_set, chcp_line, pick_encoding
+from .model import VcbError
+from .shell import quote_sh
 
 VSS_DIR = "C:\\Program Files\\VMware\\VMware Tools\\backupScripts.d"
 LINUX_SERVICE = re.compile(r"[A-Za-z0-9_.@-]+")

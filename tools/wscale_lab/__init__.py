@@ -24,12 +24,12 @@ import signal
 import sys
 from pathlib import Path
 
-from tools import lab_netns
-from tools.lab_capture import LabCaptureError, trim
-from tools.lab_packet import LabPacketError
-from tools.lab_results import LabResultsError, format_table
-from tools.lab_run import Lab, LabRunError, Limits, run_scenario
-from tools.lab_scenarios import (
+from tools.wscale_lab import netns as lab_netns
+from tools.wscale_lab.capture import LabCaptureError, trim
+from tools.wscale_lab.packet import LabPacketError
+from tools.wscale_lab.results import LabResultsError, format_table
+from tools.wscale_lab.run import Lab, LabRunError, Limits, run_scenario
+from tools.wscale_lab.scenarios import (
     SCENARIOS,
     LabScenarioError,
     Scenario,
@@ -242,7 +242,3 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, args.out))
     print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.lab_packet import ETH_HEADER, ETHERTYPE_IPV4, PROTO_TCP, tcp_syn_view
+from tools.wscale_lab.packet import ETH_HEADER, ETHERTYPE_IPV4, PROTO_TCP, tcp_syn_view
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from . import vcb_model as model
-from .vcb_lint import LintResult, lint
-from .vcb_model import Confidence, Place, VcbError
-from .vcb_shell import quote
+from . import model
+from .linter import LintResult, lint
+from .model import Confidence, Place, VcbError
+from .shell import quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 It forwards every frame between the client-side and the server-side interface (the
 namespace's kernel does not forward: IP forwarding stays off), applies the configured
-action to the client's SYN (`tools.lab_packet`), and holds each frame for half the chosen
+action to the client's SYN (`tools.wscale_lab.packet`), and holds each frame for half the chosen
 round-trip time before passing it on, since netem is not available: a timer heap, one
 thread. Run by `tools.wscale_lab` inside the middle namespace; prints one JSON line per
 SYN it saw and one with its counters when it stops.
@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from tools.lab_packet import Action, apply_action
+from tools.wscale_lab.packet import Action, apply_action
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # linux/if_packet.h: a frame this host sent, looped back to packet taps
@@ -114,7 +114,9 @@ def forward(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.lab_middlebox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.wscale_lab.middlebox", description=__doc__
+    )
     parser.add_argument("--client-if", required=True, help="interface towards the client")
     parser.add_argument("--server-if", required=True, help="interface towards the server")
     parser.add_argument("--action", choices=["pass", "rewrite", "strip"], default="pass")
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             raise LabMiddleboxError(f"--to {args.to}: a shift is one byte (0-255)")
         client_tap, server_tap = open_tap(args.client_if), open_tap(args.server_if)
     except LabMiddleboxError as error:
-        print(f"lab_middlebox: {error}", file=sys.stderr)
+        print(f"wscale_lab.middlebox: {error}", file=sys.stderr)
         return 2
     action = Action(args.action, args.to, args.above)
     report({"event": "ready", "action": action.describe(), "rtt_ms": args.rtt_ms})

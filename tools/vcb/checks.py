@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import vcb_model as model
-from .vcb_model import Command, Confidence, Flag, Kind
-from .vcb_shell import Word
+from . import model
+from .model import Command, Confidence, Flag, Kind
+from .shell import Word
 
 # Every problem code, its severity and what it means (the reference prints this table).
 CODES: dict[str, tuple[str, str]] = {

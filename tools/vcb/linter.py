@@ -6,8 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from . import vcb_model as model
-from .vcb_checks import (
+from . import model
+from .checks import (
     CODES,
     DRIVE_PATH,
     DRIVE_RELATIVE,
@@ -17,8 +17,8 @@ from .vcb_checks import (
     foreign_flag,
     problem,
 )
-from .vcb_model import Command, Confidence, Kind, Place, VcbError
-from .vcb_shell import Word, split
+from .model import Command, Confidence, Kind, Place, VcbError
+from .shell import Word, split
 
 __all__ = ["CODES", "LintResult", "Problem", "is_vcb_command", "lint"]
 

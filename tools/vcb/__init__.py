@@ -7,7 +7,7 @@
     python -m tools.vcb catalog edit catalog --name web01-copy --output copy.catalog
     python -m tools.vcb reference --format html
 
-Everything reads one model of the commands (`tools/vcb_model.py`). `--json` prints
+Everything reads one model of the commands (`tools/vcb/model.py`). `--json` prints
 machine-readable output. Exit status: 0 clean, 1 problems found (lint), 2 unusable input.
 The API other tools use: `lint`, `LintResult`, `Problem`, `is_vcb_command`, `VcbError`.
 """
@@ -22,12 +22,12 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from . import vcb_model as model
-from .vcb_batch import batch_bytes, encoding_of, render_batch
-from .vcb_build import PARAMS, build, parameter_names
-from .vcb_catalog import edit_catalog, read_catalog, write_catalog
-from .vcb_freeze import GUESTS, freeze_scripts
-from .vcb_job import (
+from . import model
+from .batch import batch_bytes, encoding_of, render_batch
+from .builder import PARAMS, build, parameter_names
+from .catalog import edit_catalog, read_catalog, write_catalog
+from .freeze import GUESTS, freeze_scripts
+from .job import (
     BATCH_CODEPAGES,
     JobSettings,
     from_vcbvmname,
@@ -36,9 +36,9 @@ from .vcb_job import (
     parse_vm_list,
     render_sh,
 )
-from .vcb_lint import CODES, LintResult, Problem, is_vcb_command, lint
-from .vcb_model import VcbError
-from .vcb_reference import FORMATS, model_json, render
+from .linter import CODES, LintResult, Problem, is_vcb_command, lint
+from .model import VcbError
+from .reference import FORMATS, model_json, render
 
 __all__ = ["CODES", "LintResult", "Problem", "VcbError", "build", "is_vcb_command", "lint", "main"]
 
@@ -339,7 +339,3 @@ def main(argv: list[str] | None = None) -> int:
     except VcbError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

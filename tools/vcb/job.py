@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import vcb_model as model
-from .vcb_checks import check_spec
-from .vcb_model import VcbError
-from .vcb_shell import quote_sh
+from . import model
+from .checks import check_spec
+from .model import VcbError
+from .shell import quote_sh
 
 WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 VMNAME_KEYS = "|".join(key for key in model.VMNAME_OUTPUT if key != model.VMNAME_HEADER)

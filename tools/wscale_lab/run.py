@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import lab_netns
-from tools.lab_capture import handshake
-from tools.lab_scenarios import Scenario
+from tools.wscale_lab import netns as lab_netns
+from tools.wscale_lab.capture import handshake
+from tools.wscale_lab.scenarios import Scenario
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PORT = 5001
 SNAPLEN = 128
 READY_SECONDS = 15.0
@@ -177,7 +177,7 @@ def start_middlebox(lab: Lab, scenario: Scenario, limits: Limits) -> subprocess.
     ]  # fmt: skip
     if action.above is not None:
         arguments += ["--above", action.above]
-    middlebox = lab.spawn("mbox", python_tool("tools.lab_middlebox", *arguments))
+    middlebox = lab.spawn("mbox", python_tool("tools.wscale_lab.middlebox", *arguments))
     read_line(middlebox, middlebox.stdout, READY_SECONDS, "the middlebox")
     return middlebox
 
@@ -189,11 +189,14 @@ def transfer(lab: Lab, limits: Limits) -> dict:
               "--tag", topology.prefix]  # fmt: skip
     server = lab.spawn(
         "server",
-        python_tool("tools.lab_transfer", "serve", *common, "--seconds", limits.seconds + 20),
+        python_tool(
+            "tools.wscale_lab.transfer", "serve", *common, "--seconds", limits.seconds + 20
+        ),
     )
     read_line(server, server.stdout, READY_SECONDS, "the transfer server")
     client = lab.spawn(
-        "client", python_tool("tools.lab_transfer", "fetch", *common, "--seconds", limits.seconds)
+        "client",
+        python_tool("tools.wscale_lab.transfer", "fetch", *common, "--seconds", limits.seconds),
     )
     (fetched,) = finish(client, limits.seconds + 30, "the transfer client")
     try:

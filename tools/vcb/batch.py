@@ -1,4 +1,4 @@
-"""The Windows batch file of a backup job (the sh script's twin, see tools/vcb_job.py).
+"""The Windows batch file of a backup job (the sh script's twin, see tools/vcb/job.py).
 
 Quoting rule, stated once: a value is assigned as `set "NAME=value"` with `%` written
 `%%`, and only ever used inside double quotes as `"%NAME%"`. Inside double quotes cmd.exe
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .vcb_job import (
+from .job import (
     BATCH_CODEPAGES,
     JobSettings,
     JobVm,
@@ -20,7 +20,7 @@ from .vcb_job import (
     check_root,
     job_description,
 )
-from .vcb_model import VcbError
+from .model import VcbError
 
 CHCP = re.compile(r"^chcp (\d+) >nul$", re.MULTILINE)
 WINDOWS_ROOT = re.compile(r"[A-Za-z]:\\|\\\\[^\\]")

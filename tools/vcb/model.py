@@ -8,7 +8,7 @@ or recalled and unverified. Nothing here runs; it only describes.
 
 from __future__ import annotations
 
-from .vcb_types import (  # noqa: F401 - the model's vocabulary, re-exported
+from .types import (  # noqa: F401 - the model's vocabulary, re-exported
     PLACE_NAMES,
     PLACE_OF_SHELL,
     SHELL_OF_PLACE,

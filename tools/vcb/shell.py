@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .vcb_model import VcbError
+from .model import VcbError
 
 SHELLS = ("cmd", "sh")
 CMD_OPERATORS = "&|<>"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from . import vcb_model as model
-from .vcb_checks import CODES
-from .vcb_lint import synopsis
-from .vcb_model import Command, Confidence, Flag, VcbError
+from . import model
+from .checks import CODES
+from .linter import synopsis
+from .model import Command, Confidence, Flag, VcbError
 
 FORMATS = ("markdown", "html")
 BADGE = {

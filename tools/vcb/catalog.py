@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .vcb_model import CATALOG_KEYS, Confidence, VcbError
+from .model import CATALOG_KEYS, Confidence, VcbError
 
 LINE = re.compile(r"^(?P<key>[A-Za-z0-9_.:\[\]-]+)=(?P<sep>[ \t]*)(?P<value>.*?)[ \t]*$")
 DATASTORE_PATH = re.compile(r"^\[(?P<datastore>[^\]]+)\] (?P<path>\S.*)$")

@@ -1,7 +1,7 @@
 """The lab's results file: its shape, reading it back, and the table the CLI and the post show.
 
 `results.json` holds one run: the kernel (`uname -r`), the date, the limits, and one record
-per scenario (see `tools.lab_run.run_scenario`). The post's ```lab block and the CLI's table
+per scenario (see `tools.wscale_lab.run.run_scenario`). The post's ```lab block and the CLI's table
 read it through `load_results` and `table`, so both show the same columns.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from tools.lab_packet import PASS, Action
+from tools.wscale_lab.packet import PASS, Action
 
 SCALING_OFF = (("net.ipv4.tcp_window_scaling", "0"),)
 SMALL_BUFFERS = (

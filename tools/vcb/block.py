@@ -18,14 +18,14 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from . import vcb_model as model
-from .vcb_build import PROGRAM_STYLES, TRUE_WORDS, build, parameter_names, params_of
-from .vcb_catalog import edit_catalog, read_catalog, write_catalog
-from .vcb_freeze import GuestScript, freeze_scripts
-from .vcb_lint import CODES, LintResult, Problem, lint
-from .vcb_model import VcbError
-from .vcb_reference import command_of
-from .vcb_shell import SHELLS
+from . import model
+from .builder import PROGRAM_STYLES, TRUE_WORDS, build, parameter_names, params_of
+from .catalog import edit_catalog, read_catalog, write_catalog
+from .freeze import GuestScript, freeze_scripts
+from .linter import CODES, LintResult, Problem, lint
+from .model import VcbError
+from .reference import command_of
+from .shell import SHELLS
 
 MODES = ("command", "reference", "lint", "listing", "freeze", "catalog-edit")
 EXTRA_KEYS = {

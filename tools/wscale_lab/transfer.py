@@ -89,7 +89,9 @@ def fetch(address: str, port: int, size: int, seconds: float) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.lab_transfer", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.wscale_lab.transfer", description=__doc__
+    )
     parser.add_argument("role", choices=["serve", "fetch"])
     parser.add_argument("--address", required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = fetch(args.address, args.port, args.size, args.seconds)
     except LabTransferError as error:
-        print(f"lab_transfer: {error}", file=sys.stderr)
+        print(f"wscale_lab.transfer: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result, sort_keys=True), flush=True)
     return 0

@@ -1,0 +1,5 @@
+"""`python -m tools.vcb`."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""`python -m tools.wscale_lab`."""
+
+from . import main
+
+raise SystemExit(main())
