@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -104,3 +105,24 @@ def test_close_ends_the_driver(parser):
     driver = parser._driver
     parser.close()
     assert driver.poll() is not None
+
+
+def test_a_forked_child_starts_its_own_driver(parser):
+    assert parser.parse("echo ok\n").status == 0
+    parent_driver = parser._driver.pid
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child checks a broken script through the inherited parser
+        try:
+            status = parser.parse("fi\n").status
+            os.write(write, f"{status} {parser._driver.pid}".encode())
+            parser.close()
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    status, child_driver = os.read(read, 64).decode().split()
+    os.close(read)
+    assert status == "2" and int(child_driver) != parent_driver
+    assert parser.parse("echo 'broken\n").status == 2  # the parent's driver is still in step
+    assert parser.parse("echo ok\n").status == 0 and parser._driver.pid == parent_driver

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import secrets
 import subprocess
@@ -52,6 +53,7 @@ class BashParser:
         self.bash = bash
         self.env = env
         self._driver: subprocess.Popen | None = None
+        self._owner = os.getpid()  # the process the driver's pipes belong to
 
     def parse(self, script: str) -> ParseResult:
         if "\0" in script:  # a shell variable cannot hold a NUL
@@ -64,6 +66,8 @@ class BashParser:
             return parse_once(self.bash, script, self.env)
 
     def _start(self) -> subprocess.Popen:
+        if self._owner != os.getpid():  # a forked child must not talk over its parent's pipes
+            self._driver, self._owner = None, os.getpid()
         if self._driver is None or self._driver.poll() is not None:
             self._driver = subprocess.Popen(
                 [self.bash], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -94,7 +98,7 @@ class BashParser:
 
     def close(self) -> None:
         driver, self._driver = self._driver, None
-        if driver is None:
+        if driver is None or self._owner != os.getpid():
             return
         try:
             driver.stdin.close()  # end of input: bash exits
