@@ -39,7 +39,7 @@ def _bench():
 
 @pytest.fixture(scope="module")
 def interleaved(tmp_path_factory) -> Path:
-    """Several 2 MB chunks of the benchmark's traffic: 30,000 packets, 400 connections."""
+    """Several 1.5 MiB chunks of the benchmark's traffic: 30,000 packets, 400 connections."""
     path = tmp_path_factory.mktemp("fast") / "interleaved.pcap"
     _bench().generate(path, packets=30_000, connections=400, seed=11)
     return path
