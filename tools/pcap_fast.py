@@ -255,8 +255,9 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
         if raw is not None:
             other_rows[int(position[index])] = raw
     address_rows = keep
-    rows.select(keep)
-    rows.words = tuple(word[keep] for word in rows.words)
+    if len(keep) < len(offsets):  # some records are not TCP
+        rows.select(keep)
+        rows.words = tuple(word[keep] for word in rows.words)
     n = len(keep)
     if not n:
         return
@@ -401,9 +402,8 @@ def _track(rows: _Rows, other_rows, keys, row_key, tracker, writer) -> None:
                     control[after] = True
                     heapq.heappush(pending, after)
     state.run(control, post, initial, snapshots, (row_group, group_order), row_side, results)
-    writer.write(
-        rows, control, state, results, raws, lambda row: _raw(rows, row, keys[row_key[row]])
-    )
+    raw_of = lambda row: _raw(rows, row, keys[row_key[row]])  # noqa: E731
+    writer.write(rows, control, state, results, raws, raw_of, keys, row_key)
 
 
 def _mark_first(control, key_order, key_starts, index: int) -> None:

@@ -93,7 +93,9 @@ class JsonChunkWriter:
         self.out, self.templates = out, templates
         self.blocks: dict[int, bytes] = {}
 
-    def write(self, rows, control, state, results, raws, raw_of) -> None:
+    def write(self, rows, control, state, results, raws, raw_of, keys, row_key) -> None:
+        """Lines of a chunk's rows; `raw_of(row)` makes a row's raw tuple and `keys[row_key[
+        row]]` is its endpoints."""
         when = rows.when
         whole = np.floor(when)
         micro = (when - whole) * 1e6
@@ -106,7 +108,7 @@ class JsonChunkWriter:
         special |= (rows.frame >= 10**10) | (state.window_size >= 10**10)
         special |= rows.payload >= 10**10
         codes = state.conn_id * 2 + state.direction
-        blocks, block_of = self._blocks(codes, special, raw_of)
+        blocks, block_of = self._blocks(codes, special, rows, keys, row_key)
         width = max((len(block) for block in blocks), default=0)
         template, dtype = _layout(width)
         table = _padded(blocks, width) if blocks else None
@@ -179,7 +181,7 @@ class JsonChunkWriter:
             None if in_flight < 0 else in_flight, notes,
         )  # fmt: skip
 
-    def _blocks(self, codes, special, raw_of) -> tuple[list[bytes], np.ndarray]:
+    def _blocks(self, codes, special, rows, keys, row_key) -> tuple[list[bytes], np.ndarray]:
         """Each plain row's connection text (`"connection":…,"dport":…`) as a table index."""
         plain = np.flatnonzero(~special)
         if not len(plain):
@@ -191,7 +193,7 @@ class JsonChunkWriter:
         for code, row in zip(uniques.tolist(), plain[first].tolist(), strict=True):
             block = self.blocks.get(code)
             if block is None:  # as json.dumps writes it: addresses and ports need no escape
-                raw = raw_of(row)
+                raw = (0, 0, int(rows.ipver[row]), *keys[row_key[row]])
                 block = self.blocks[code] = (
                     f'"connection":{code >> 1},"direction":"{DIRECTIONS[code & 1]}",'
                     f'"src":"{address_text(raw[2], raw[3])}","sport":{raw[4]},'
