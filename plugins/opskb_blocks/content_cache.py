@@ -41,9 +41,14 @@ def prune(cache: Path, keep: str) -> None:
         found = [path for path in cache.iterdir() if DIGEST_NAME.fullmatch(path.name)]
     except OSError:
         return  # no cache yet
-    found.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    old = [path for path in found if path.name != keep][KEPT_DIGESTS - 1 :]
-    for path in old:
+    used = {}
+    for path in found:
+        try:
+            used[path] = path.stat().st_mtime_ns
+        except OSError:
+            continue  # removed meanwhile by another build
+    newest_first = sorted(used, key=lambda path: (used[path], path.name), reverse=True)
+    for path in [path for path in newest_first if path.name != keep][KEPT_DIGESTS - 1 :]:
         shutil.rmtree(path, ignore_errors=True)
 
 
