@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402 - after the thread setting, which numpy reads on import
 
-from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common
+from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common, tcp_options
 from tools.pcap_fast_frame import find_records
 from tools.pcap_fast_json import JsonChunkWriter
 from tools.pcap_fast_state import RunningState, next_in_group, unique_first
@@ -188,8 +188,12 @@ class _Rows:
         options_ok = (header_len == 20) | (
             (header_len > 20) & (tcp_at + header_len <= caplen) & (pick("opts") == _NOP_NOP_TS)
         )
-        common = (is_v4 | is_v6) & (flags & SYN == 0) & (ip_len >= header_len) & options_ok
+        shaped = (is_v4 | is_v6) & (ip_len >= header_len) & (header_len >= 20)
+        common = shaped & (flags & SYN == 0) & options_ok
         self.common = common
+        # SYNs of the same shape, their whole fixed TCP header captured: only options to read
+        self.syn_at = np.where(shaped & ~common & (flags & SYN != 0) & (caplen >= tcp_at + 20),
+                               tcp_at, 0)  # fmt: skip
         self.frame = np.arange(frame0 + 1, frame0 + 1 + len(offsets), dtype=np.int64)
         self.sec = v4_rec["sec"].astype(np.int64)
         self.frac = v4_rec["frac"].astype(np.int64)
@@ -231,6 +235,10 @@ def _decode_other(data, offsets, rows: _Rows, order: str, tick: float) -> dict[i
         pos = int(offsets[index])
         sec, frac, caplen, origlen = record(data, pos)
         when, start, frame = sec + frac * tick, pos + 16, int(rows.frame[index])
+        tcp_at = int(rows.syn_at[index])
+        if tcp_at:
+            others[index] = _syn(data, start, caplen, origlen, tcp_at, rows, index, when)
+            continue
         common = ethernet_common(data, start, caplen, origlen > caplen, frame, when)
         if common is not None:
             others[index] = common
@@ -238,6 +246,29 @@ def _decode_other(data, offsets, rows: _Rows, order: str, tick: float) -> dict[i
         decoded = decode(data, start, start + caplen, start + max(origlen, caplen))
         others[index] = None if decoded is None else (frame, when, *decoded)
     return others
+
+
+def _syn(data, start: int, caplen: int, origlen: int, tcp_at: int, rows, index: int, when):
+    """A SYN's raw tuple as `tools.pcap_decode` makes it (`_tcp_fields`), its fixed fields
+    from the arrays: the options are read by the reference's own `tcp_options`."""
+    end, tcp = start + caplen, start + tcp_at
+    header_len = (data[tcp + 12] >> 4) << 2
+    options_end = tcp + header_len
+    wscale = mss = timestamp = None
+    sack_permitted, complete = False, options_end <= end
+    if header_len > 20:
+        wscale, mss, sack_permitted, timestamp, complete = tcp_options(
+            data, tcp + 20, min(options_end, end)
+        )
+        complete = complete and options_end <= end
+    ipver = int(rows.ipver[index])
+    src, dst = rows.address(index, ipver)
+    return (
+        int(rows.frame[index]), when, ipver, src, int(rows.sport[index]), dst,
+        int(rows.dport[index]), int(rows.flags[index]), int(rows.seq[index]),
+        int(rows.ack[index]), int(rows.window[index]), int(rows.payload[index]), wscale, mss,
+        sack_permitted, timestamp, origlen > caplen, complete, True,
+    )  # fmt: skip
 
 
 def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
