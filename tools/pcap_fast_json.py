@@ -132,17 +132,18 @@ class JsonChunkWriter:
                 result = self._plain_result(state, row)
             lines[row] = json_line(raw, result, self.templates).encode()
         n = len(special)
+        # a row holds the reference's line of a special packet too (NULs after it)
+        width = max([len(template), *map(len, lines.values())])
+        grid = None
         for start in range(0, n, BATCH_ROWS):
             stop = min(n, start + BATCH_ROWS)
+            if grid is None or len(grid) != stop - start:  # constants written once a batch size
+                buffer = bytearray(width * (stop - start))
+                grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width)
+                grid[:, : len(template)] = row_bytes
+                slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
             keep = ~special[start:stop]
             marked = np.flatnonzero(~keep)
-            texts = [lines[row] for row in (start + marked).tolist()]
-            # a row holds the reference's line of a special packet too (NULs after it)
-            width_all = max([len(template), *map(len, texts)])
-            buffer = bytearray(width_all * (stop - start))
-            grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width_all)
-            grid[:, : len(template)] = row_bytes
-            slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
             stacked = np.stack([values[start:stop] for values in numbers.values()])
             for at, name in enumerate(numbers):  # a special row's may be out of range
                 if name not in BOUNDED:
@@ -161,10 +162,13 @@ class JsonChunkWriter:
             slots["flags"] = FLAGS_TABLE[rows.flags[start:stop]]
             slots["scalefactor"] = scale_table[state.scale_code[start:stop]]
             slots["truncated"] = TRUTH_TABLE[rows.truncated[start:stop].astype(np.int64)]
-            if texts:
-                padded = b"".join(text.ljust(width_all, b"\0") for text in texts)
-                grid[marked] = np.frombuffer(padded, np.uint8).reshape(len(marked), width_all)
+            if len(marked):
+                texts = [lines[row].ljust(width, b"\0") for row in (start + marked).tolist()]
+                grid[marked] = np.frombuffer(b"".join(texts), np.uint8).reshape(-1, width)
             self.out.write(buffer.translate(None, b"\0"))
+            if len(marked):  # the template again where a special line was
+                grid[marked] = 0
+                grid[marked, : len(template)] = row_bytes
 
     @staticmethod
     def _plain_result(state, row: int) -> tuple:
