@@ -62,7 +62,7 @@ def snippets(n: int) -> list[tuple[str, str]]:
 def tool_blocks(n: int) -> list[tuple[str, str]]:
     """One block per registered tool renderer, taken from the real posts when they have one."""
     from plugins.opskb_blocks.fences import RENDERERS
-    from tools.fences import read_fences
+    from tools.snippets.fences import read_fences
 
     found = {}
     for post in sorted((ROOT / "content" / "posts").glob("*.md")):

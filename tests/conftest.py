@@ -32,7 +32,9 @@ def in_ci() -> bool:
 
 def require_tool(name: str) -> str:
     """Return the tool's path; skip locally when it is missing, fail in CI (CI=true)."""
-    path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
+    path = shutil.which(name) or (
+        name if os.path.isabs(name) and os.access(name, os.X_OK) else None
+    )
     if path:
         return path
     message = f"{name} is not installed (.ci/run installs it)"

@@ -13,8 +13,8 @@ from conftest import ROOT, require_tool
 
 from tools import snippets
 from tools.snippets import SnippetError, check_block, copy_text, require_publishable
-from tools.snippets_cache import VerdictCache
-from tools.snippets_lines import split_commands
+from tools.snippets.cache import VerdictCache
+from tools.snippets.lines import split_commands
 
 # Expected copy text written by hand from each shell's rules: prompts and output go,
 # continuation lines stay exactly as typed.
@@ -165,7 +165,7 @@ def test_broken_commands_are_errors_at_their_line(language, source, line, words)
     ],
 )
 def test_in_process_filter_compiler_agrees_with_tcpdump(expression, linktype):
-    from tools.checkers import libpcap
+    from tools.snippets.checkers import libpcap
 
     tcpdump = require_tool("tcpdump")
     compiled = libpcap.compile_filter(expression, linktype)
@@ -278,11 +278,11 @@ def test_editing_a_tool_module_invalidates_only_its_verdicts(tmp_path):
     second, again = run()
     assert second.misses == {} and second.hits == every
     assert again == verdicts
-    wscale = tmp_path / "repo" / "tools" / "wscale_sysctl.py"
+    wscale = tmp_path / "repo" / "tools" / "wscale" / "sysctl.py"
     wscale.write_text(wscale.read_text() + "\n# edited\n")
     third, after_edit = run()
     # The sysctl checker delegates to tools.wscale; the opskb-tool checker reads every
-    # tool's parser, so it depends on every tools/*.py. Nothing else is checked again.
+    # tool's parser, so it depends on every tools/**/*.py. Nothing else is checked again.
     assert third.misses == {"sysctl": 2, "opskb tool": 2}
     assert third.hits == {name: 2 for name in every if name not in third.misses}
     assert after_edit == verdicts
@@ -301,7 +301,7 @@ def test_an_unreadable_cache_is_checked_again(tmp_path):
 
 
 def test_build_digest_follows_code_inputs_and_settings_but_not_cache_switches(tmp_path):
-    from tools.snippets_cache import build_digest
+    from tools.snippets.cache import build_digest
 
     repo, content = tmp_path / "repo", tmp_path / "content"
     shutil.copytree(ROOT / "tools", repo / "tools")
@@ -323,7 +323,7 @@ def test_build_digest_follows_code_inputs_and_settings_but_not_cache_switches(tm
     (content / "posts" / "trace.pcap").write_bytes(b"22")
     second = digest()
     assert second != first
-    wscale = repo / "tools" / "wscale_sysctl.py"
+    wscale = repo / "tools" / "wscale" / "sysctl.py"
     wscale.write_text(wscale.read_text() + "\n# edited\n")
     assert digest() != second
 

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from tests.conftest import require_tool
-from tools.checkers import bash_parser
-from tools.checkers.base import program_environment
-from tools.checkers.bash_parser import BashParser, parse_once
+from tools.snippets.checkers import bash_parser
+from tools.snippets.checkers.base import program_environment
+from tools.snippets.checkers.bash_parser import BashParser, parse_once
 
 # Scripts bash's grammar rejects, and scripts it accepts (bash -n is the oracle for each).
 BROKEN = [

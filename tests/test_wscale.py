@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tools import wscale
-from tools.wscale_kernels import ERAS, choose, find_era
-from tools.wscale_units import WscaleError, parse_rate, parse_size, parse_time
+from tools.wscale.kernels import ERAS, choose, find_era
+from tools.wscale.units import WscaleError, parse_rate, parse_size, parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = json.loads((ROOT / "tests" / "data" / "wscale_vectors.json").read_text())["vectors"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tools.site import build
-from tools.wscale_block import parse_block, run_block
-from tools.wscale_kernels import eras_table
-from tools.wscale_units import WscaleError
+from tools.wscale.block import parse_block, run_block
+from tools.wscale.kernels import eras_table
+from tools.wscale.units import WscaleError
 
 ROOT = Path(__file__).resolve().parents[1]
 

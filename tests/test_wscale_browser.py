@@ -113,7 +113,7 @@ def test_era_defaults_show_as_placeholders(calculator):
 
 def parity_cases() -> list[tuple[str, dict]]:
     """Inputs around every power-of-two edge, for each era: the page must agree with the tool."""
-    from tools.wscale_kernels import ERAS
+    from tools.wscale.kernels import ERAS
 
     cases: list[tuple[str, dict]] = []
     for index, era in enumerate(ERAS):

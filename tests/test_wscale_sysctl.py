@@ -1,4 +1,4 @@
-"""tools.wscale_sysctl: the snippet verifier the snippet checks call (sysctl_report)."""
+"""tools.wscale.sysctl: the snippet verifier the snippet checks call (sysctl_report)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Pelican reuses a post's rendered HTML while the post's file is unchanged. opskb's HTML
 also depends on its tools, plugins, pins, settings and the captures beside the posts,
 so when the reader cache is on (CACHE_CONTENT / LOAD_CONTENT_CACHE), CACHE_PATH gets a
-subdirectory named by `tools.snippets_cache.build_digest`: any change there starts from
+subdirectory named by `tools.snippets.cache.build_digest`: any change there starts from
 an empty cache, and a cached build produces the same bytes as a fresh one. The few most
 recently used digests are kept (a devserver and `make html` differ in one setting); older
 ones are removed. Pelican writes its cache file in place; here every write goes to a
@@ -20,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from tools.snippets_cache import build_digest
+from tools.snippets.cache import build_digest
 
 KEPT_DIGESTS = 4
 DIGEST_NAME = re.compile(r"[0-9a-f]{20}")  # the directories build_digest names

@@ -17,7 +17,7 @@ from typing import Any
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
-from tools.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
+from tools.snippets.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
 
 from . import lab, pcap, snippet, vcb, wscale
 

@@ -21,7 +21,6 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
-from tools.checkers.bash_parser import close_all as close_bash_parsers
 from tools.snippets import (
     DEFAULT_KERNEL,
     SnippetError,
@@ -29,7 +28,8 @@ from tools.snippets import (
     check_block,
     require_publishable,
 )
-from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
+from tools.snippets.cache import DEFAULT_DIRECTORY, VerdictCache
+from tools.snippets.checkers.bash_parser import close_all as close_bash_parsers
 
 # Settings of this renderer: OPSKB_SNIPPETS = {"kernel": …, "cache": …} in pelicanconf.py.
 DEFAULTS: dict[str, Any] = {"kernel": DEFAULT_KERNEL, "cache": str(DEFAULT_DIRECTORY)}

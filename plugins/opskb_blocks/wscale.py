@@ -1,6 +1,6 @@
 """Render a ```wscale block: the tool's result table, the command that reproduces it, a calculator.
 
-Thin adapter: `tools.wscale_block.run_block` parses the body and computes the result with the
+Thin adapter: `tools.wscale.block.run_block` parses the body and computes the result with the
 same code as `python -m tools.wscale`; this module places it, escaped, in
 `<figure class="tool-block tool-wscale" data-eras="…">`. The in-page calculator's fields come
 from the tool's option table and its kernel eras from `data-eras` (the tool's era table, on
@@ -14,9 +14,9 @@ import json
 from html import escape
 
 from tools import wscale
-from tools.wscale_block import eras_json, run_block
-from tools.wscale_kernels import ERAS
-from tools.wscale_units import WscaleError
+from tools.wscale.block import eras_json, run_block
+from tools.wscale.kernels import ERAS
+from tools.wscale.units import WscaleError
 
 # Calculator sections: subcommand, title, and the outputs it shows (--json key, label).
 SECTIONS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (

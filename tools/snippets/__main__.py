@@ -1,0 +1,5 @@
+"""`python -m tools.snippets`."""
+
+from . import main
+
+raise SystemExit(main())

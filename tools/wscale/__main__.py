@@ -1,0 +1,5 @@
+"""`python -m tools.wscale`."""
+
+from . import main
+
+raise SystemExit(main())
