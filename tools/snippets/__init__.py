@@ -1,7 +1,7 @@
 """Check the command snippets of opskb's posts: every copyable command is verified, or says why not.
 
 `check_block(language, source, options)` runs every checker of the registry
-(`tools.checkers.CHECKERS`) that knows the block's language and returns a
+(`tools.snippets.checkers.CHECKERS`) that knows the block's language and returns a
 `BlockVerdict`: ok, warning, error or unchecked, what checked it (the badge), whether
 a command needs root or destroys something, and the exact text a copy button copies.
 A block no checker knows must say why with the fence option `unchecked="reason"`.
@@ -17,10 +17,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.checkers import CHECKERS, Finding, Snippet, worst
-from tools.fences import Fence, FenceError, document_lines, find_fences
-from tools.snippets_cache import DEFAULT_DIRECTORY, VerdictCache
-from tools.snippets_lines import (
+from tools.snippets.cache import DEFAULT_DIRECTORY, VerdictCache
+from tools.snippets.checkers import CHECKERS, Finding, Snippet, worst
+from tools.snippets.fences import Fence, FenceError, document_lines, find_fences
+from tools.snippets.lines import (
     CommandLine,
     copy_text,
     dialect_of,
@@ -297,7 +297,3 @@ def main(argv: list[str] | None = None) -> int:
     for line in errors:
         print(line, file=sys.stderr)
     return 1 if errors else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

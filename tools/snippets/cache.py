@@ -3,7 +3,7 @@
 A block's entry is found by a SHA-256 of its language, options, text and kernel setting;
 inside it each checker's report is stored with a digest of the source files its verdicts
 rest on (its module, the tool it delegates to, the snippet core) and of the external
-programs it runs (path, size, mtime). Editing `tools/wscale.py` thus changes the sysctl
+programs it runs (path, size, mtime). Editing `tools/wscale/__init__.py` thus changes the sysctl
 checker's digest and no other. All entries live in `.cache/snippets/verdicts.json`,
 written to a temporary name and renamed, so a crash never leaves half a file.
 
@@ -21,12 +21,12 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from tools.checkers import Checker, Finding, Report
+from tools.snippets.checkers import Checker, Finding, Report
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = Path(".cache/snippets")
 # The code every checker's verdict also rests on: how lines are split and verdicts combined.
-CORE_SOURCES = ("tools/snippets.py", "tools/snippets_*.py", "tools/checkers/base.py")
+CORE_SOURCES = ("tools/snippets/*.py", "tools/snippets/checkers/base.py")
 CACHE_FILE = "verdicts.json"
 FORMAT = 3  # bump when the entry layout changes
 

@@ -10,7 +10,7 @@
 
 Every subcommand prints labelled lines, or JSON with `--json`. Bad input: one line on
 stderr, exit status 2; `sysctl` exits 1 when a setting in the snippet is invalid. A
-```wscale block in a post runs the same commands (see tools/wscale_block.py).
+```wscale block in a post runs the same commands (see tools/wscale/block.py).
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import wscale_kernels, wscale_rows
-from .wscale_math import (
+from . import kernels as wscale_kernels
+from . import rows as wscale_rows
+from .arithmetic import (
     bdp,
     effective,
     mathis,
     shift_for,
     throughput,
 )
-from .wscale_units import (
+from .units import (
     MAX_RAW_WINDOW,
     WscaleError,
     parse_int,
@@ -44,7 +45,7 @@ from .wscale_units import (
 __all__ = ["WscaleError", "SysctlLine", "SysctlReport", "sysctl_report", "main"]
 
 if TYPE_CHECKING:
-    from .wscale_sysctl import SysctlLine, SysctlReport, sysctl_report  # noqa: F401
+    from .sysctl import SysctlLine, SysctlReport, sysctl_report  # noqa: F401
 
 # Loaded on first use: the sysctl verifier's records are dataclasses, and importing
 # dataclasses (with inspect) would double the calculator's start-up time.
@@ -53,7 +54,7 @@ LAZY = {"SysctlLine", "SysctlReport", "sysctl_report"}
 
 def __getattr__(name: str) -> Any:
     if name in LAZY:
-        from . import wscale_sysctl
+        from . import sysctl as wscale_sysctl
 
         return getattr(wscale_sysctl, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -98,7 +99,7 @@ def _sysctl(a: dict) -> SysctlReport:
         raise WscaleError(f"cannot read {path}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise WscaleError(f"cannot read {path}: not UTF-8 text ({error.reason})") from None
-    from .wscale_sysctl import sysctl_report
+    from .sysctl import sysctl_report
 
     return sysctl_report(text, a["kernel"])
 
@@ -318,7 +319,3 @@ def main(argv: list[str] | None = None) -> int:
     lines = result.lines if type(result).__name__ == "SysctlReport" else ()
     failed = any(line.verdict == "error" for line in lines)
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ import re
 from fractions import Fraction
 from typing import NamedTuple
 
-from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
+from .units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
 
 
 class Effective(NamedTuple):

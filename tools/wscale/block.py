@@ -16,8 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import wscale, wscale_kernels
-from .wscale_units import WscaleError
+from tools import wscale
+
+from . import kernels as wscale_kernels
+from .units import WscaleError
 
 FLAG_WORDS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
 BLOCK_COMMANDS = ("effective", "shift-for", "kernel", "throughput", "bdp", "mathis")

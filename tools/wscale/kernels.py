@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .wscale_units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
+from .units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
 
 TIMESTAMP_OPTION = 12  # TCPOLEN_TSTAMP_ALIGNED: the MSS a window is counted in shrinks by it
 SIGNED_WINDOW = 32767  # MAX_TCP_WINDOW: 2.6.11 never offered more (signed 16-bit stacks)

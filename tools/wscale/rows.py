@@ -7,13 +7,13 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from . import wscale_kernels
-from .wscale_kernels import KernelChoice
-from .wscale_math import Bdp, Effective, Mathis, ShiftFor, Throughput
-from .wscale_units import format_bytes, format_rate, format_time
+from . import kernels as wscale_kernels
+from .arithmetic import Bdp, Effective, Mathis, ShiftFor, Throughput
+from .kernels import KernelChoice
+from .units import format_bytes, format_rate, format_time
 
 if TYPE_CHECKING:
-    from .wscale_sysctl import SysctlReport
+    from .sysctl import SysctlReport
 
 
 def _rows_effective(r: Effective) -> list[tuple[str, str]]:

@@ -15,8 +15,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from . import wscale_kernels
-from .wscale_units import MAX_RAW_WINDOW, WscaleError
+from . import kernels as wscale_kernels
+from .units import MAX_RAW_WINDOW, WscaleError
 
 
 @dataclass(frozen=True, slots=True)

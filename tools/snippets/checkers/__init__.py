@@ -2,7 +2,7 @@
 
 A checker reads a block's command lines and returns a finding for each command it
 knows. Its `sources` (glob patterns under the repository) and `programs` (external
-binaries) make up the cache key of its verdicts, so editing `tools/wscale.py`
+binaries) make up the cache key of its verdicts, so editing `tools/wscale/__init__.py`
 invalidates the sysctl verdicts and nothing else.
 """
 
@@ -20,29 +20,29 @@ CHECKERS: tuple[Checker, ...] = (
     Checker(
         sysctl.NAME,
         frozenset({SH, SYSCTL}),
-        ("tools/checkers/sysctl.py", "tools/wscale.py", "tools/wscale_*.py"),
+        ("tools/snippets/checkers/sysctl.py", "tools/wscale/*.py"),
         sysctl.check,
     ),
     Checker(
         vcb.NAME,
         frozenset({SH, CMD, POWERSHELL}),
-        ("tools/checkers/vcb.py", "tools/vcb/*.py"),
+        ("tools/snippets/checkers/vcb.py", "tools/vcb/*.py"),
         vcb.check,
     ),
     Checker(
         capture.NAME,
         frozenset({SH}),
-        ("tools/checkers/capture.py", "tools/checkers/libpcap.py"),
+        ("tools/snippets/checkers/capture.py", "tools/snippets/checkers/libpcap.py"),
         capture.check,
         programs=("tcpdump", "tshark"),
     ),
-    Checker(iproute.NAME, frozenset({SH}), ("tools/checkers/iproute.py",), iproute.check),
+    Checker(iproute.NAME, frozenset({SH}), ("tools/snippets/checkers/iproute.py",), iproute.check),
     # Any tool module may define the options: every one of them is part of the key.
-    Checker(opskb_tools.NAME, frozenset({SH}), ("tools/*.py",), opskb_tools.check),
+    Checker(opskb_tools.NAME, frozenset({SH}), ("tools/**/*.py",), opskb_tools.check),
     Checker(
         shell.NAME,
         frozenset({SH}),
-        ("tools/checkers/shell.py", "tools/checkers/bash_parser.py"),
+        ("tools/snippets/checkers/shell.py", "tools/snippets/checkers/bash_parser.py"),
         shell.check,
         programs=("bash",),
     ),

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tools.snippets_lines import CommandLine
+from tools.snippets.lines import CommandLine
 
 VERDICTS = ("ok", "warning", "error")  # in rising order of gravity
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from . import libpcap
 from .base import Finding, Report, Snippet, program_environment, worst
@@ -213,7 +213,7 @@ EMPTY_PCAP = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # Ethern
 def compile_capture_filter(expression: str, linktype: str) -> str | None:
     """Why a libpcap filter does not compile for a link type, or None when it does.
 
-    libpcap's own compiler, in-process (tools/checkers/libpcap.py); `tcpdump -d` when the
+    libpcap's own compiler, in-process (tools/snippets/checkers/libpcap.py); `tcpdump -d` when the
     library cannot be loaded. Both open no interface and capture nothing.
     """
     compiled = libpcap.compile_filter(expression, linktype)

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet, worst
 

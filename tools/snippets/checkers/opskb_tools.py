@@ -13,7 +13,7 @@ import importlib.util
 import io
 import re
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet, worst
 

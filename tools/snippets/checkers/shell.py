@@ -12,7 +12,7 @@ import re
 import shutil
 from collections.abc import Callable
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet, program_environment
 from .bash_parser import parser_for

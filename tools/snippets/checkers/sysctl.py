@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet
 
@@ -18,7 +18,7 @@ def _sysctl_report():
     try:
         from tools.wscale import sysctl_report
     except ImportError:  # the calculator's front module not yet present: its sysctl core
-        from tools.wscale_sysctl import sysctl_report
+        from tools.wscale.sysctl import sysctl_report
     return sysctl_report
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.snippets_lines import simple_commands
+from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet, worst
 
