@@ -470,11 +470,12 @@ def _check_evictions(tracker, keys, opens: int, closes: int) -> None:
     """Refuse a chunk in which a full table could forget a connection the chunk uses."""
     from itertools import islice
 
-    ours = set(keys)
     if len(tracker.live) + 2 * opens >= 2 * LIVE_LIMIT:
+        ours = set(keys)
         if any(key in ours for key in islice(tracker.live, 2 * opens)):
             raise _Unsafe("live table full")
     if len(tracker.closed) + 2 * closes >= 2 * CLOSED_LIMIT:
+        ours = set(keys)
         if 2 * closes >= len(tracker.closed) or any(
             key in ours for key in islice(tracker.closed, 2 * closes)
         ):

@@ -51,7 +51,7 @@ def _by_timestamps(data: bytes, pos: int, stop: int, order: str, frac_limit: int
         count = (stop - 16 - pos - residue) // 2 + 1
         halves = np.frombuffer(data, order + "u2", count=count, offset=pos + upper_at + residue)
         candidates.append(np.flatnonzero(halves == upper) * 2 + (pos + residue))
-    starts = np.sort(np.concatenate(candidates))
+    starts = np.sort(np.concatenate(candidates), kind="stable")  # two sorted runs: a merge
     array = np.frombuffer(data, np.uint8)
     headers = np.lib.stride_tricks.sliding_window_view(array, 16)[starts].view(order + "u4")
     near = (headers[:, 0] - np.uint32(floor)) < np.uint32(SECONDS_WINDOW)

@@ -149,9 +149,8 @@ class RunningState:
 
     def run(self, control, post, initial, snapshots, grouping, row_side, results) -> None:
         rows, n = self.rows, len(control)
-        table = np.array(
-            [[side[:6] for side in snapshot] for snapshot in snapshots], np.int64
-        ).reshape(len(snapshots), 2, 6)
+        flat = [value for snapshot in snapshots for side in snapshot for value in side[:6]]
+        table = np.array(flat, np.int64).reshape(len(snapshots), 2, 6)
         row_group, group_order = grouping
         sorted_group = row_group[group_order]
         last = _last_before(segment_bounds(sorted_group)[0], control[group_order])
