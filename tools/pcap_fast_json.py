@@ -25,8 +25,6 @@ KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
 KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
 NUMBERS = ("seq", "ack", "seq_abs", "ack_abs", "len", "window_size_value")
 BLOCK_CACHE = 8192
-# Numbers below 2**32, or -1 (a LUT index from the end): no need to mask special rows.
-BOUNDED = frozenset({"seq", "ack", "seq_abs", "ack_abs", "window_size_value", "in_flight"})
 
 
 def _layout(block_width: int) -> tuple[bytes, np.dtype]:
@@ -142,23 +140,20 @@ class JsonChunkWriter:
                 grid = np.frombuffer(buffer, np.uint8).reshape(stop - start, width)
                 grid[:, : len(template)] = row_bytes
                 slots = grid[:, : len(template)].view(dtype)[:, 0]  # a view, never a copy
-            keep = ~special[start:stop]
-            marked = np.flatnonzero(~keep)
+            marked = np.flatnonzero(special[start:stop])
             stacked = np.stack([values[start:stop] for values in numbers.values()])
-            for at, name in enumerate(numbers):  # a special row's may be out of range
-                if name not in BOUNDED:
-                    stacked[at] *= keep
+            np.clip(stacked, -1, 10**10 - 1, out=stacked)  # a special row's may be out of range
             high, low = _digits(stacked)
             for at, name in enumerate(numbers):
                 slots[name + "_h"], slots[name + "_l"] = high[at], low[at]
             unknown = np.flatnonzero(state.in_flight[start:stop] < 0)
             slots["in_flight_h"][unknown] = 0
             slots["in_flight_l"][unknown] = NULL_LOW
-            usec_part = usec[start:stop] * keep
+            usec_part = usec[start:stop]
             slots["usec_h"] = LUT2[usec_part // 10000]
             slots["usec_l"] = LUT4[usec_part % 10000].astype(np.uint32)
-            if table is not None:
-                slots["block"] = table[np.where(keep, block_of[start:stop], 0)]
+            if table is not None:  # a special row's index is 0
+                slots["block"] = table[block_of[start:stop]]
             slots["flags"] = FLAGS_TABLE[rows.flags[start:stop]]
             slots["scalefactor"] = scale_table[state.scale_code[start:stop]]
             slots["truncated"] = TRUTH_TABLE[rows.truncated[start:stop].astype(np.int64)]
