@@ -184,11 +184,11 @@ class RunningState:
         end = (seq + payload + syn + (flags & FIN)) & MASK32
         window_after = np.where(syn, -1, window_size)
         # State before the chunk, per row, for its own side and its peer's.
-        ids = np.array(sorted(self.conns), np.int64)
-        before = np.full((len(ids), 2, 3), -1, np.int64)
-        for index, cid in enumerate(ids.tolist()):
-            if cid in self.before:
-                before[index] = self.before[cid]
+        order = sorted(self.conns)
+        ids = np.array(order, np.int64)
+        unset = ((-1, -1, -1), (-1, -1, -1))  # a connection opened in this chunk
+        before = np.array([self.before.get(cid, unset) for cid in order], np.int64)
+        before = before.reshape(len(order), 2, 3)
         slot = np.searchsorted(ids, conn_id)
         own, peer = before[slot, direction], before[slot, 1 - direction]
         seg = slot * 2 + direction
