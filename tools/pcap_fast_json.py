@@ -2,11 +2,10 @@
 
 Each packet's line is laid out in a fixed-width row: the constant text in place, each
 number right-aligned in a ten-byte slot from a table of four-digit groups, the unused
-bytes NUL. One `bytes.translate` drops the NULs of a whole batch. A packet whose line is
-not plain (a note, bytes in flight unknown, a control segment, a time that the
-vector rounding cannot settle) is a one-byte marker in the batch, replaced by the
-reference formatter's line (`tools.pcap_annotate_out.json_line`), so the bytes equal
-the reference's.
+bytes NUL. One `bytes.translate` drops the NULs of a whole batch. A packet whose line
+is not plain (one with notes, or a time the vector rounding cannot settle) gets the
+reference formatter's line (`tools.pcap_annotate_out.json_line`) in its row, NUL
+after it, so every byte equals the reference's.
 """
 
 from __future__ import annotations
