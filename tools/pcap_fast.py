@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402 - after the thread setting, which numpy reads o
 from tools.pcap_fast_frame import find_records
 from tools.pcap_fast_json import JsonChunkWriter
 from tools.pcap_fast_rows import Rows, decode_other, raw_of, raws_of, record_dtype
-from tools.pcap_fast_state import RunningState, next_in_group, unique_first
+from tools.pcap_fast_state import RunningState, unique_first
 from tools.pcap_read import (
     _Stream,
     classic_ethernet_header,
@@ -212,7 +212,6 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
             self_loops.add(group)
     row_group, row_side = key_group[row_key].astype(np.uint16), key_side[row_key]
     group_order = np.argsort(row_group, kind="stable")  # 16-bit keys: a radix sort
-    following = next_in_group(row_group, row_side, group_order)
     flags = rows.flags
     control = ~rows.common | (flags & SYN != 0) | (flags & ACK == 0)
     # A FIN or RST otherwise plain only ends its connection: the tracker's own _finish,
@@ -226,6 +225,9 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
     key_starts = np.searchsorted(row_key[key_order], np.arange(len(keys) + 1))
     state = RunningState(rows, tracker)
     key_of = {key: index for index, key in enumerate(keys)}
+    later = _Later(
+        row_key, key_order, [[key_of.get(key, -1) for key in pair] for pair in group_keys]
+    )
     snapshots: list[tuple] = []  # per group state: (side 0 values, side 1 values)
     initial = np.empty(len(group_keys), np.int64)
     opens = 0
@@ -287,13 +289,30 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
             if values[7] is not None:
                 conns.setdefault(values[0], values[7])
             if values[6] or group in self_loops:
-                after = following[side][row]
+                after = later.row(group, side, row)
                 if after >= 0 and after not in done:
                     control[after] = True
                     heapq.heappush(pending, after)
     state.run(control, post, initial, snapshots, (row_group, group_order), row_side, results)
     raw_of_row = lambda row: raw_of(rows, row, keys[row_key[row]])  # noqa: E731
     writer.write(rows, control, state, results, raws, raw_of_row, keys, row_key)
+
+
+class _Later:
+    """The next segment of a connection's side after a given one, by binary search."""
+
+    def __init__(self, row_key: np.ndarray, key_order: np.ndarray, group_keys: list) -> None:
+        self.n, self.order, self.group_keys = len(row_key), key_order, group_keys
+        self.sorted = row_key[key_order] * self.n + key_order  # by key, then capture order
+
+    def row(self, group: int, side: int, row: int) -> int:
+        key = self.group_keys[group][side]
+        if key < 0:  # that side sends nothing in this chunk
+            return -1
+        at = int(np.searchsorted(self.sorted, key * self.n + row, side="right"))
+        if at < self.n and self.sorted[at] // self.n == key:
+            return int(self.order[at])
+        return -1
 
 
 def _mark_first(control, key_order, key_starts, index: int) -> None:

@@ -108,23 +108,6 @@ def _last_before(start: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(last >= start, last, -1)
 
 
-def next_in_group(row_group, row_side, group_order) -> tuple[list[int], list[int]]:
-    """Per side, each row's next row of that side in its group (-1: none), as lists."""
-    n = len(row_group)
-    sorted_side = row_side[group_order]
-    end = segment_bounds(row_group[group_order])[1]
-    lists = []
-    for side in (0, 1):
-        position = np.where(sorted_side == side, np.arange(n), n)
-        upcoming = np.minimum.accumulate(position[::-1])[::-1]
-        after = np.append(upcoming[1:], n)
-        found = after < end
-        rows = np.full(n, -1, np.int64)
-        rows[group_order] = np.where(found, group_order[np.where(found, after, 0)], -1)
-        lists.append(rows.tolist())
-    return lists[0], lists[1]
-
-
 class RunningState:
     """Connections seen by a chunk, their state before it, and every row's annotation."""
 
