@@ -157,14 +157,16 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
         rows.window[row], rows.payload[row], rows.truncated[row] = raw[10], raw[11], raw[16]
     # Keys: a hash of the common rows' endpoints, checked against each hash's first row.
     common_at = np.flatnonzero(rows.common)
+    words = rows.words
+    if len(common_at) < n:
+        words = [word[common_at] for word in words]
     mix = np.zeros(len(common_at), np.uint64)
-    for word, factor in zip(rows.words, _MIX, strict=True):
-        mix ^= word[common_at] * np.uint64(factor)
+    for word, factor in zip(words, _MIX, strict=True):
+        mix ^= word * np.uint64(factor)
         mix = (mix << np.uint64(13)) | (mix >> np.uint64(51))
     uniques, first, inverse = unique_first(mix)
-    for word in rows.words:
-        values = word[common_at]
-        if not np.array_equal(values, values[first][inverse]):
+    for word in words:
+        if not np.array_equal(word, word[first[inverse]]):
             raise _Unsafe("endpoint hash collision")
     keys: list[tuple] = []
     key_index: dict[tuple, int] = {}
@@ -174,7 +176,7 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
         key = (src, int(rows.sport[representative]), dst, int(rows.dport[representative]))
         key_index[key] = len(keys)
         keys.append(key)
-    row_key[common_at] = np.arange(len(uniques))[inverse]
+    row_key[common_at] = inverse
     for row, raw in other_rows.items():
         key = (raw[3], raw[4], raw[5], raw[6])
         index = key_index.get(key)
