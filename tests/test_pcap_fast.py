@@ -172,3 +172,22 @@ def test_progress_bar_on_a_terminal(interleaved, capsys, monkeypatch):
     drawn = terminal.getvalue()
     assert drawn.startswith("\r[") and "100.0%" in drawn and drawn.endswith(" " * 60 + "\r")
     assert capsys.readouterr().out.count("\n") > 29_000
+
+
+@pytest.mark.parametrize(("order", "nanoseconds"), [(">", False), ("<", True), (">", True)])
+def test_byte_orders_and_resolutions(
+    order, nanoseconds, interleaved, tmp_path, capsys, monkeypatch
+):
+    """The interleaved capture rewritten big-endian and/or in nanoseconds (pcap(5))."""
+    data = interleaved.read_bytes()
+    _magic, *header = struct.unpack_from("<IHHiIII", data, 0)
+    magic = 0xA1B23C4D if nanoseconds else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, *header)]
+    for pos in _records(data):
+        sec, frac, caplen, origlen = struct.unpack_from("<IIII", data, pos)
+        frac = frac * 1000 + 999 if nanoseconds else frac  # a fraction needing 9 digits
+        out.append(struct.pack(order + "IIII", sec, frac, caplen, origlen))
+        out.append(data[pos + 16 : pos + 16 + caplen])
+    path = tmp_path / f"order{'be' if order == '>' else 'le'}-{nanoseconds}.pcap"
+    path.write_bytes(b"".join(out))
+    assert same_both_ways(path, capsys, monkeypatch).count("\n") > 29_000
