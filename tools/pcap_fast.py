@@ -59,9 +59,7 @@ def write_json(file, head: bytes, tracker, out, progress=None) -> None:
     data, base, pos, frame, eof = head, 0, 24, 0, False
     while True:
         if not eof and len(data) - pos < CHUNK_BYTES:
-            more = file.read(CHUNK_BYTES)
-            eof = not more
-            data = data[pos:] + more  # what is left is at most a record
+            data, eof = _read_after(file, data[pos:])  # what is left is at most a record
             base, pos = base + pos, 0
         end = len(data)
         offsets, pos = find_records(data, pos, end, order, frac_limit)
@@ -89,6 +87,21 @@ def write_json(file, head: bytes, tracker, out, progress=None) -> None:
         stream.consumed = base + pos
         rest = classic_records(stream, order, tick, linktype, snaplen, frame)
         writer.reference(rest, tracker)
+
+
+def _read_after(file, left: bytes) -> tuple[bytearray, bool]:
+    """`left` then up to CHUNK_BYTES more of the file, read in place; True at its end."""
+    data = bytearray(len(left) + CHUNK_BYTES)
+    data[: len(left)] = left
+    got = 0
+    with memoryview(data) as view:
+        while got < CHUNK_BYTES:
+            count = file.readinto(view[len(left) + got :])
+            if not count:
+                break
+            got += count
+    del data[len(left) + got :]
+    return data, not got
 
 
 def _keep_freed_memory() -> None:
