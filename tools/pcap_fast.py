@@ -40,7 +40,7 @@ from tools.pcap_read import (
     record_limit,
 )
 from tools.pcap_records import ACK, FIN, RST, SCALE_UNKNOWN, SYN
-from tools.pcap_track import CLOSED_LIMIT, D_BASE, D_NOTED, D_SCALE, LIVE_LIMIT
+from tools.pcap_track import C_SIDES, CLOSED_LIMIT, D_BASE, D_NOTED, D_SCALE, LIVE_LIMIT
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)
@@ -118,9 +118,15 @@ def _keep_freed_memory() -> None:
     mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
-def _lookup(tracker, key):
-    found = tracker.live_get(key)
-    return tracker.closed.get(key) if found is None else found
+def _lookup_pair(tracker, pair: tuple) -> tuple:
+    """What both keys of a connection find: one lookup, the other side from the record
+    (the tracker files both keys of a connection together; a self-connection's apart)."""
+    key = pair[0]
+    found = tracker.live_get(key) or tracker.closed.get(key)
+    if found is None or key == pair[1]:
+        other = pair[1]
+        return found, tracker.live_get(other) or tracker.closed.get(other)
+    return found, found[0][C_SIDES][1 - found[1]]
 
 
 _MISSING = (0, 0, SCALE_UNKNOWN, -1, -1, SCALE_UNKNOWN, True, None)
@@ -247,7 +253,7 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
     initial = np.empty(len(group_keys), np.int64)
     opens = 0
     for group, pair in enumerate(group_keys):
-        found = [_lookup(tracker, key) for key in pair]
+        found = _lookup_pair(tracker, pair)
         initial[group] = len(snapshots)
         sides = _side(found[0]), _side(found[1])
         snapshots.append(sides)
@@ -294,8 +300,8 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
             continue
         raw = prepared.get(row) or raw_of(rows, row, keys[row_key[row]])
         raws[row], results[row] = raw, step(raw)
-        key0, key1 = group_keys[group]
-        sides = _side(live_get(key0) or closed_get(key0)), _side(live_get(key1) or closed_get(key1))
+        found = _lookup_pair(tracker, group_keys[group])
+        sides = _side(found[0]), _side(found[1])
         post[row] = len(snapshots)
         snapshots.append(sides)
         latest[group] = sides
