@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402 - after the thread setting, which numpy reads o
 from tools.pcap_fast_frame import find_records
 from tools.pcap_fast_json import JsonChunkWriter
 from tools.pcap_fast_rows import Rows, decode_other, raw_of, raws_of, record_dtype
-from tools.pcap_fast_state import RunningState, unique_first
+from tools.pcap_fast_state import RunningState, unique_values
 from tools.pcap_read import (
     _Stream,
     classic_ethernet_header,
@@ -183,7 +183,7 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
     for word, factor in zip(words, _MIX, strict=True):
         mix ^= word * np.uint64(factor)
         mix = (mix << np.uint64(13)) | (mix >> np.uint64(51))
-    uniques, first, inverse = unique_first(mix)
+    uniques, first, inverse = unique_values(mix)
     for word in words:
         if not np.array_equal(word, word[first[inverse]]):
             raise _Unsafe("endpoint hash collision")

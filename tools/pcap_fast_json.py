@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tools.pcap_annotate_out import DIRECTIONS, FLAG_TEXT, address_text, json_line
-from tools.pcap_fast_state import unique_first
+from tools.pcap_fast_state import unique_values
 
 BATCH_ROWS = 2048
 LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
@@ -184,7 +184,7 @@ class JsonChunkWriter:
         plain = np.flatnonzero(~special)
         if not len(plain):
             return [], np.zeros(len(codes), np.int64)
-        uniques, first, inverse = unique_first(codes[plain])
+        uniques, first, inverse = unique_values(codes[plain])
         if len(self.blocks) > BLOCK_CACHE:
             self.blocks.clear()
         blocks = []

@@ -77,9 +77,9 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
     return result
 
 
-def unique_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """np.unique(values, return_index=True, return_inverse=True), by one stable sort."""
-    order = np.argsort(values, kind="stable")
+def unique_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted unique values, an index of each, each value's unique index), one sort."""
+    order = np.argsort(values)
     ordered = values[order]
     first = np.ones(len(values), bool)
     first[1:] = ordered[1:] != ordered[:-1]
