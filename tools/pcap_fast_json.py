@@ -16,9 +16,18 @@ from tools.pcap_annotate_out import DIRECTIONS, FLAG_TEXT, address_text, json_li
 from tools.pcap_fast_state import unique_values
 
 BATCH_ROWS = 2048
-LUT4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), "<u4").astype(np.uint64)
-LUT2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), "<u2")
-WIDTH = np.array([len(str(number)) for number in range(10000)], np.int64)  # digits of 0..9999
+_GROUPS = np.arange(10000)
+# "0000".."9999" and "00".."99" as little-endian words; the digits of 0..9999.
+LUT4 = (
+    (np.stack([_GROUPS // 1000, _GROUPS // 100 % 10, _GROUPS // 10 % 10, _GROUPS % 10], 1) + 48)
+    .astype(np.uint8)
+    .view("<u4")
+    .ravel()
+    .astype(np.uint64)
+)
+LUT2 = (np.stack([_GROUPS[:100] // 10, _GROUPS[:100] % 10], 1) + 48).astype(np.uint8)
+LUT2 = LUT2.view("<u2").ravel()
+WIDTH = 1 + (_GROUPS >= 10) + (_GROUPS >= 100) + (_GROUPS >= 1000)
 _KEEP = [bytes(0xFF if at >= 10 - digits else 0 for at in range(10)) for digits in range(11)]
 KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
 KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
