@@ -40,7 +40,7 @@ from tools.pcap_read import (
     record_limit,
 )
 from tools.pcap_records import ACK, FIN, RST, SCALE_UNKNOWN, SYN
-from tools.pcap_track import C_SIDES, CLOSED_LIMIT, D_BASE, D_NOTED, D_SCALE, LIVE_LIMIT
+from tools.pcap_track import C_DIRS, C_SIDES, CLOSED_LIMIT, D_BASE, D_NOTED, D_SCALE, LIVE_LIMIT
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)
@@ -274,12 +274,7 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
     pending = np.flatnonzero(control | ending).tolist()
     heapq.heapify(pending)
     done = set()
-    step, live_get, closed_get, conns = (
-        tracker.step,
-        tracker.live_get,
-        tracker.closed.get,
-        state.conns,
-    )
+    step, conns = tracker.step, state.conns
     groups_of, sides_of = row_group.tolist(), row_side.tolist()
     latest = [snapshots[index] for index in initial.tolist()]  # each group's state now
     while pending:
@@ -291,12 +286,11 @@ def _track(rows: Rows, other_rows, keys, row_key, tracker, writer) -> None:
         if control[row] and not static[row]:  # marked as owed something: is it still?
             control[row] = latest[group][sides_of[row]][6] or group in self_loops
         if not control[row]:
-            if not ending[row]:
-                continue
-            # a plain FIN or RST
-            key = keys[row_key[row]]
-            conn, _direction, fwd, rev = live_get(key) or closed_get(key)
-            tracker._finish(conn, fwd, rev, int(flags[row]))
+            if ending[row]:  # a plain FIN or RST: its connection as the last one left it
+                values = latest[group][sides_of[row]]
+                conn, direction = values[7], values[1]
+                fwd, rev = conn[C_DIRS][direction], conn[C_DIRS][1 - direction]
+                tracker._finish(conn, fwd, rev, int(flags[row]))
             continue
         raw = prepared.get(row) or raw_of(rows, row, keys[row_key[row]])
         raws[row], results[row] = raw, step(raw)
