@@ -14,7 +14,7 @@ set sizes (ru_maxrss of each child, from os.wait4). Each command runs `--rounds`
 alternating, and each keeps its round with the least CPU time (and its largest peak
 memory over all rounds): on a shared machine the other rounds measure the neighbours too.
 
-A file this size takes the annotator's vectorised --json path (tools.pcap_fast), whose
+A file this size takes the annotator's vectorised --json path (tools.pcap_annotate.fast), whose
 output tests/test_pcap_fast.py proves byte for byte equal to the per-packet reference
 path's; `--reference` also times that path (OPSKB_PCAP_FAST=0) for comparison.
 """

@@ -6,7 +6,7 @@ Uses the capture bench/pcap.py generates (cached under bench/out/), then runs
 `python -m tools.pcap_annotate --json FILE` (the baseline: every packet annotated)
 and `python -m tools.pcap_annotate --summary FILE` (the same, plus each connection's
 diagnosis) in child processes, and prints both CPU times, their ratio and both peak
-resident set sizes. Also times `tools.pcap_text` reading tcpdump's own text of the
+resident set sizes. Also times `tools.pcap_annotate.text` reading tcpdump's own text of the
 first 100,000 packets against the binary reader annotating the same packets.
 """
 
@@ -28,7 +28,7 @@ TEXT_PACKETS = 100_000
 def _text_versus_binary(path: Path) -> None:
     """Seconds to read tcpdump's text of the first packets, and to annotate them from pcap."""
     from tools.pcap_annotate import annotate, annotate_file
-    from tools.pcap_text import parse_lines
+    from tools.pcap_annotate.text import parse_lines
 
     text = subprocess.run(
         ["tcpdump", "-n", "-r", str(path), "-c", str(TEXT_PACKETS)],

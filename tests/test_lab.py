@@ -129,7 +129,7 @@ def test_every_result_points_the_way_the_window_arithmetic_says(short_lab):
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_the_annotator_flags_exactly_the_rewrites_with_the_right_estimate(short_lab, side):
     from tools.pcap_annotate import annotate_file
-    from tools.pcap_diagnose import diagnose
+    from tools.pcap_annotate.diagnosis import diagnose
 
     results, out = short_lab
     flagged = {}

@@ -113,7 +113,7 @@ def test_every_rate_the_post_cites_is_measured_or_window_over_rtt():
 def test_the_annotator_diagnoses_the_committed_lab_captures(side):
     """The post's own captures (first 100 packets of each side): exactly the rewrites flagged."""
     from tools.pcap_annotate import annotate_file
-    from tools.pcap_diagnose import diagnose
+    from tools.pcap_annotate.diagnosis import diagnose
 
     lab = ROOT / "content" / "lab"
     results = load_results(lab / "results.json")

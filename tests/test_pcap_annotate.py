@@ -13,9 +13,9 @@ from conftest import ROOT
 from pcap_captures import conversation, frames, mid_stream, pcap
 
 from tools.pcap_annotate import annotate, main
-from tools.pcap_read import read_segments
-from tools.pcap_records import SCALE_NONE, SCALE_UNKNOWN
-from tools.pcap_track import Tracker
+from tools.pcap_annotate.read import read_segments
+from tools.pcap_annotate.records import SCALE_NONE, SCALE_UNKNOWN
+from tools.pcap_annotate.track import Tracker
 
 
 def _annotated(packets, assume_shift=None):
@@ -86,7 +86,7 @@ def test_port_reuse_opens_new_connections_and_closed_ones_leave_the_live_table()
     tracker = Tracker()
     packets = conversation(isn=(1000, 5000)) + conversation(isn=(90000, 95000), close="RST")
     data = pcap(frames(packets), 1)
-    from tools.pcap_read import iter_raw
+    from tools.pcap_annotate.read import iter_raw
 
     ids = [tracker.step(raw)[0] for raw in iter_raw(io.BytesIO(data))]
     assert ids == [1] * 11 + [2] * 9
@@ -217,7 +217,7 @@ def test_progress_bar_only_on_a_terminal_for_large_input(capture, capsys, monkey
 
 
 def test_connection_tables_stay_bounded(monkeypatch):
-    import tools.pcap_track as track
+    import tools.pcap_annotate.track as track
 
     monkeypatch.setattr(track, "LIVE_LIMIT", 10)
     monkeypatch.setattr(track, "CLOSED_LIMIT", 5)
@@ -229,7 +229,7 @@ def test_connection_tables_stay_bounded(monkeypatch):
     packets = []
     for number in range(20):  # closed connections: only the latest are remembered
         packets += conversation(ports=(30000 + number, 80))
-    from tools.pcap_read import iter_raw
+    from tools.pcap_annotate.read import iter_raw
 
     for raw in iter_raw(io.BytesIO(pcap(frames(packets), 1))):
         tracker.step(raw)
@@ -293,7 +293,7 @@ def _consumed_when_first(summary_module, items):
 
 
 def test_summaries_stream_in_connection_order(monkeypatch, caplog):
-    import tools.pcap_summary as summary_module
+    import tools.pcap_annotate.summary as summary_module
 
     monkeypatch.setattr(summary_module, "CLOSE_GRACE", 3)
     first = conversation(ports=(40001, 80))

@@ -15,7 +15,7 @@ from conftest import ROOT, require_tool
 from test_pcap_source_trace import COMMITTED
 from test_pcap_text import SOURCE_TRACE
 
-from tools.pcap_block import PcapBlockError, parse_block, run_block
+from tools.pcap_annotate.block import PcapBlockError, parse_block, run_block
 from tools.site import build
 
 
@@ -235,7 +235,7 @@ def test_compare_with_the_other_end(tmp_path):
     rewritten = result.diagnoses[1][1]
     assert (rewritten.announced_shift, rewritten.applied_shift) == (6, 0)
     assert result.command.splitlines()[-1] == (
-        f"python -m tools.pcap_compare {tmp_path}/server.pcap {tmp_path}/client.pcap"
+        f"python -m tools.pcap_annotate.compare {tmp_path}/server.pcap {tmp_path}/client.pcap"
     )
     with pytest.raises(PcapBlockError, match="capture not found") as caught:
         run_block(tmp_path / "post.md", "file: server.pcap\ncompare: gone.pcap")

@@ -11,7 +11,7 @@ from conftest import ROOT
 from pcap_crafted import Transfer, write
 
 from tools.pcap_annotate import annotate_file
-from tools.pcap_compare import compare, main
+from tools.pcap_annotate.compare import compare, main
 
 LAB = ROOT / "content" / "lab"
 
@@ -79,7 +79,7 @@ def test_main_text_json_and_errors(tmp_path, capsys):
 def test_module_runs_as_a_command(tmp_path):
     capture = str(write(Transfer(vantage="client"), tmp_path / "c.pcap"))
     result = subprocess.run(
-        [sys.executable, "-m", "tools.pcap_compare", capture, capture],
+        [sys.executable, "-m", "tools.pcap_annotate.compare", capture, capture],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert result.stdout.strip() == "no SYN or SYN-ACK differs between the two captures"

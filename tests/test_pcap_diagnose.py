@@ -10,10 +10,10 @@ from pcap_crafted import Transfer, write
 from test_pcap_text import SOURCE_TRACE
 
 from tools.pcap_annotate import annotate, annotate_file
-from tools.pcap_diagnose import diagnose
-from tools.pcap_records import ACK, PSH, SYN, Segment
-from tools.pcap_text import parse_lines
-from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
+from tools.pcap_annotate.diagnosis import diagnose
+from tools.pcap_annotate.records import ACK, PSH, SYN, Segment
+from tools.pcap_annotate.text import parse_lines
+from tools.pcap_annotate.wording import advice_for_shift, rate, workarounds_for_shift
 
 
 def diagnoses(spec: Transfer, tmp_path: Path) -> list:

@@ -1,4 +1,4 @@
-"""The --json fast path (tools.pcap_fast) writes exactly the reference path's bytes.
+"""The --json fast path (tools.pcap_annotate.fast) writes exactly the reference path's bytes.
 
 Every capture of the test set is annotated twice, with OPSKB_PCAP_FAST=0 (the
 per-packet reference) and =1 (the vectorised path whatever the file's size), and the
@@ -21,8 +21,8 @@ from conftest import CAPTURES, ROOT
 from pcap_captures import CASES
 from pcap_crafted import Transfer, write
 
-import tools.pcap_fast
-import tools.pcap_track
+import tools.pcap_annotate.fast
+import tools.pcap_annotate.track
 from tools.pcap_annotate import FAST_PATH_ENV, main
 
 SHARED = sorted(CAPTURES.glob("*.pcap*")) if CAPTURES.is_dir() else []
@@ -108,7 +108,7 @@ def test_timestamps_that_jump(interleaved, tmp_path, capsys, monkeypatch):
 
 def test_full_connection_tables(interleaved, capsys, monkeypatch):
     """Tables small enough that connections are forgotten within a chunk."""
-    for module in (tools.pcap_track, tools.pcap_fast):
+    for module in (tools.pcap_annotate.track, tools.pcap_annotate.fast):
         monkeypatch.setattr(module, "LIVE_LIMIT", 40)
         monkeypatch.setattr(module, "CLOSED_LIMIT", 30)
     same_both_ways(interleaved, capsys, monkeypatch)
@@ -134,8 +134,10 @@ def test_corrupt_records(cut, interleaved, tmp_path, capsys, monkeypatch):
 def test_large_files_take_the_fast_path_by_default(interleaved, capsys, monkeypatch):
     """Without the variable, a file above the size threshold takes the fast path."""
     calls = []
-    real = tools.pcap_fast.write_json
-    monkeypatch.setattr(tools.pcap_fast, "write_json", lambda *a: calls.append(1) or real(*a))
+    real = tools.pcap_annotate.fast.write_json
+    monkeypatch.setattr(
+        tools.pcap_annotate.fast, "write_json", lambda *a: calls.append(1) or real(*a)
+    )
     monkeypatch.delenv(FAST_PATH_ENV, raising=False)
     monkeypatch.setattr("tools.pcap_annotate.FAST_PATH_MIN_BYTES", 1024)
     assert main(["--json", str(interleaved)]) == 0

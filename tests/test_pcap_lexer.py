@@ -12,7 +12,7 @@ from pygments.token import Error, Generic, Keyword, Literal, Name, Number, Opera
 from test_pcap_source_trace import COMMITTED
 from test_pcap_text import SOURCE_TRACE
 
-from tools.tcpdump_lexer import ConsoleTraceLexer, TcpdumpLexer, lexer_by_name, register
+from tools.pcap_annotate.lexer import ConsoleTraceLexer, TcpdumpLexer, lexer_by_name, register
 
 
 def tokens(text: str, lexer=None) -> list[tuple]:

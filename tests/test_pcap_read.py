@@ -18,8 +18,8 @@ from pcap_captures import (
 )
 
 from tools.pcap_annotate import main
-from tools.pcap_read import PcapError, iter_raw, read_segments
-from tools.pcap_records import ACK, FIN, PSH, SYN
+from tools.pcap_annotate.read import PcapError, iter_raw, read_segments
+from tools.pcap_annotate.records import ACK, FIN, PSH, SYN
 
 # What conversation() crafts, packet by packet: (flags, seq, ack, window, payload, wscale).
 CRAFTED = [
@@ -254,7 +254,7 @@ def test_reader_raises_after_yielding_what_is_valid():
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize("snaplen", [65535, 60, 80])
 def test_common_frame_shortcut_agrees_with_the_generic_decoder(v6, snaplen):
-    from tools.pcap_decode import ethernet, ethernet_common
+    from tools.pcap_annotate.decode import ethernet, ethernet_common
 
     taken = 0
     for number, (data, orig_len) in enumerate(frames(conversation(v6=v6), snaplen=snaplen)):
@@ -272,7 +272,7 @@ def test_mutated_captures_raise_only_pcap_errors():
 
     from pcap_captures import CASES
 
-    from tools.pcap_track import Tracker
+    from tools.pcap_annotate.track import Tracker
 
     rng = random.Random(4)
     originals = [build() for build in CASES.values()]

@@ -10,9 +10,9 @@ import pytest
 from conftest import ROOT, require_tool
 from test_pcap_text import SOURCE_TRACE
 
-from tools.craft_source_trace import DEFAULT_OUTPUT, main
 from tools.pcap_annotate import annotate_file
-from tools.pcap_text import parse_lines
+from tools.pcap_annotate.craft_source_trace import DEFAULT_OUTPUT, main
+from tools.pcap_annotate.text import parse_lines
 
 COMMITTED = ROOT / DEFAULT_OUTPUT
 
@@ -73,6 +73,8 @@ def test_capture_and_printed_trace_read_the_same():
 def test_module_runs_as_a_command(tmp_path):
     output = tmp_path / "trace.pcap"
     subprocess.run(
-        [sys.executable, "-m", "tools.craft_source_trace", str(output)], cwd=ROOT, check=True
+        [sys.executable, "-m", "tools.pcap_annotate.craft_source_trace", str(output)],
+        cwd=ROOT,
+        check=True,
     )
     assert output.read_bytes() == COMMITTED.read_bytes()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import CAPTURES, ROOT, require_path, require_tool
 
-from tools.pcap_records import ACK, ECE, FIN, PSH, RST, SYN
-from tools.pcap_text import TextTraceError, looks_like_text, main, parse_lines, read_text
+from tools.pcap_annotate.records import ACK, ECE, FIN, PSH, RST, SYN
+from tools.pcap_annotate.text import TextTraceError, looks_like_text, main, parse_lines, read_text
 
 # The trace exactly as the source post prints it, prompt and banner included.
 SOURCE_TRACE = """\
@@ -163,7 +163,7 @@ def test_module_runs_as_a_command(tmp_path):
     trace = tmp_path / "trace.txt"
     trace.write_text(SOURCE_TRACE)
     result = subprocess.run(
-        [sys.executable, "-m", "tools.pcap_text", str(trace)],
+        [sys.executable, "-m", "tools.pcap_annotate.text", str(trace)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """Render a ```pcap block: a capture (or a tcpdump trace) annotated packet by packet, diagnosed.
 
-Thin adapter: `tools.pcap_block.run_block` reads the options, annotates and diagnoses
+Thin adapter: `tools.pcap_annotate.block.run_block` reads the options, annotates and diagnoses
 with the same code as `python -m tools.pcap_annotate`; this module places the result,
 escaped, in `<figure class="tool-block tool-pcap">`: the trace as printed (if inline),
 the table, the diagnoses and the commands that print the same.
@@ -13,8 +13,8 @@ from html import escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 
-from tools.pcap_block import HEADINGS, run_block
-from tools.tcpdump_lexer import lexer_by_name
+from tools.pcap_annotate.block import HEADINGS, run_block
+from tools.pcap_annotate.lexer import lexer_by_name
 
 FORMATTER = HtmlFormatter(cssclass="highlight")
 

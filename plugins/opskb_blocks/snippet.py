@@ -60,7 +60,7 @@ def lexer_for(language: str, source: str = ""):
 # (a lexer keeps no state between texts; the languages of a site are few).
 @functools.lru_cache(maxsize=64)
 def _lexer(language: str):
-    from tools.tcpdump_lexer import LEXERS, lexer_by_name
+    from tools.pcap_annotate.lexer import LEXERS, lexer_by_name
 
     if language in LEXERS:
         return lexer_by_name(language)

@@ -122,9 +122,9 @@ SHOWN_DIAGNOSES = ("peer-ignores-shift", "scaling-disabled", "shift-clamped", "z
 
 
 def capture_findings(path: Path) -> str:
-    """What `tools.pcap_diagnose` finds in one lab capture, as one short cell."""
+    """What `tools.pcap_annotate.diagnosis` finds in one lab capture, as one short cell."""
     from tools.pcap_annotate import annotate_file
-    from tools.pcap_diagnose import diagnose
+    from tools.pcap_annotate.diagnosis import diagnose
 
     try:
         segments = list(annotate_file(str(path)))

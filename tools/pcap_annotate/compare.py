@@ -13,10 +13,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from tools.pcap_findings import Diagnosis
-from tools.pcap_flight import handshake
-from tools.pcap_records import ACK, SYN, AnnotatedSegment
-from tools.pcap_wording import advice_for_shift, endpoint, workarounds_for_shift
+from tools.pcap_annotate.findings import Diagnosis
+from tools.pcap_annotate.flight import handshake
+from tools.pcap_annotate.records import ACK, SYN, AnnotatedSegment
+from tools.pcap_annotate.wording import advice_for_shift, endpoint, workarounds_for_shift
 
 KIND = {SYN: "SYN", SYN | ACK: "SYN-ACK"}
 
@@ -89,7 +89,7 @@ def compare(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.pcap_compare",
+        prog="python -m tools.pcap_annotate.compare",
         description="Compare two captures of the same connections (one at each end) and say "
         "which SYN or SYN-ACK had its Window Scale option rewritten or removed on the way.",
     )

@@ -5,8 +5,8 @@
     tcpdump -w - | python -m tools.pcap_annotate -        # a live capture on stdin
     python -m tools.pcap_annotate --summary trace.txt     # tcpdump text output, per connection
 
-Input: classic pcap or pcapng (`tools.pcap_read`), or tcpdump's text output
-(`tools.pcap_text`, detected or forced with --text). The JSON keys
+Input: classic pcap or pcapng (`tools.pcap_annotate.read`), or tcpdump's text output
+(`tools.pcap_annotate.text`, detected or forced with --text). The JSON keys
 `window_size_value`, `window_size_scalefactor` and `window_size` carry the values
 tshark gives its tcp.* fields of those names; `seq`/`ack` are relative like tshark's.
 """
@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 
-from tools.pcap_annotate_out import (
+from tools.pcap_annotate.output import (
     DIRECTIONS,
     FIELDS,
     JsonWriter,
@@ -30,9 +30,9 @@ from tools.pcap_annotate_out import (
     write_csv,
     write_text,
 )
-from tools.pcap_read import CAPTURE_MAGICS, Prepended, classic_ethernet_header, iter_raw
-from tools.pcap_records import AnnotatedSegment, Segment
-from tools.pcap_track import MAX_SHIFT, Tracker
+from tools.pcap_annotate.read import CAPTURE_MAGICS, Prepended, classic_ethernet_header, iter_raw
+from tools.pcap_annotate.records import AnnotatedSegment, Segment
+from tools.pcap_annotate.track import MAX_SHIFT, Tracker
 
 HEAD_BYTES = 4096
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
@@ -52,7 +52,7 @@ def annotate(
     segments: Iterable[Segment | tuple], assume_shift: int | None = None
 ) -> Iterator[AnnotatedSegment]:
     """Annotate `Segment`s (or raw reader tuples) in capture order."""
-    from tools.pcap_read import segment_from_raw
+    from tools.pcap_annotate.read import segment_from_raw
 
     tracker = Tracker(assume_shift)
     names: dict[bytes, str] = {}
@@ -125,7 +125,7 @@ class _Input:
     def _looks_like_text(self) -> bool:
         if self.head[:4] in CAPTURE_MAGICS:
             return False
-        from tools.pcap_text import looks_like_text
+        from tools.pcap_annotate.text import looks_like_text
 
         return looks_like_text(self.head)
 
@@ -133,7 +133,7 @@ class _Input:
         """Raw tuples; `on_wait()` is called before each read that may block (binary)."""
         if not self.is_text:
             return iter_raw(self.file, self.head, on_wait)
-        from tools.pcap_text import read_text
+        from tools.pcap_annotate.text import read_text
 
         text = io.BufferedReader(Prepended(self.head, self.file))
         return (_raw_from_segment(segment) for segment in read_text(text))
@@ -146,7 +146,7 @@ class _Input:
 
 
 def _fast_path(stream: _Input, size: int | None) -> bool:
-    """Whether --json takes the vectorised path (tools.pcap_fast): a large classic pcap
+    """Whether --json takes the vectorised path (tools.pcap_annotate.fast): a large classic pcap
     file of Ethernet frames. FAST_PATH_ENV=0 never takes it, =1 takes it for any size."""
     choice = os.environ.get(FAST_PATH_ENV, "")
     if choice == "0" or stream.is_text or size is None or not hasattr(sys.stdout, "buffer"):
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.connection is not None or args.frames is not None:
                 selection = Selection(args.connection, *(args.frames or (1, None)))
             if args.summary:
-                from tools.pcap_summary import write_summary
+                from tools.pcap_annotate.summary import write_summary
 
                 annotated = annotate(records, args.assume_shift)
                 if args.connection is not None:
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 rows = Rows(records, Tracker(args.assume_shift), selection)
                 if args.json and selection is None and _fast_path(stream, size):
-                    from tools.pcap_fast import write_json as write_json_fast
+                    from tools.pcap_annotate.fast import write_json as write_json_fast
 
                     out.flush()
                     write_json_fast(stream.file, stream.head, rows.tracker, out.buffer, progress)
@@ -257,6 +257,3 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["FIELDS", "AnnotateError", "annotate", "annotate_file", "build_parser", "main"]
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@ Each packet's line is laid out in a fixed-width row: the constant text in place,
 number right-aligned in a ten-byte slot from a table of four-digit groups, the unused
 bytes NUL. One `bytes.translate` drops the NULs of a whole batch. A packet whose line
 is not plain (one with notes, or a time the vector rounding cannot settle) gets the
-reference formatter's line (`tools.pcap_annotate_out.json_line`) in its row, NUL
+reference formatter's line (`tools.pcap_annotate.output.json_line`) in its row, NUL
 after it, so every byte equals the reference's.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.pcap_annotate_out import DIRECTIONS, FLAG_TEXT, address_text, json_line
-from tools.pcap_fast_state import unique_values
+from tools.pcap_annotate.fast_state import unique_values
+from tools.pcap_annotate.output import DIRECTIONS, FLAG_TEXT, address_text, json_line
 
 BATCH_ROWS = 2048
 _GROUPS = np.arange(10000)

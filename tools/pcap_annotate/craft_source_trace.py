@@ -1,6 +1,6 @@
 """Craft the TCP post's five-packet trace as a pcap, byte for byte the same on every run.
 
-    python -m tools.craft_source_trace [OUTPUT]
+    python -m tools.pcap_annotate.craft_source_trace [OUTPUT]
     (default OUTPUT: content/posts/tcp-window-scaling-trace.pcap)
 
 Everything the source printed is kept: addresses and ports (1.2.3.4:42501 and
@@ -102,7 +102,7 @@ def write_trace(output: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.craft_source_trace",
+        prog="python -m tools.pcap_annotate.craft_source_trace",
         description="Write the TCP post's five-packet trace as a reproducible pcap.",
     )
     parser.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT)

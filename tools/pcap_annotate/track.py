@@ -1,6 +1,6 @@
 """TCP connection tracking with Wireshark's window-scaling semantics.
 
-`Tracker.step(raw)` takes one raw segment tuple (`tools.pcap_read.iter_raw` order, or
+`Tracker.step(raw)` takes one raw segment tuple (`tools.pcap_annotate.read.iter_raw` order, or
 a `Segment`'s fields) and returns what the annotator prints for it. The rules follow
 RFC 7323 and, where the RFC leaves the display open, Wireshark's packet-tcp.c exactly,
 so that `window_size_value`, `window_size_scalefactor` and `window_size` equal tshark's
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from tools.pcap_records import ACK, FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN
+from tools.pcap_annotate.records import ACK, FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN
 
 MAX_SHIFT = 14  # RFC 7323 §2.3
 # Bounds on remembered connections, so memory stays flat whatever the capture's size.

@@ -1,7 +1,7 @@
 """Each side's running TCP state over one chunk of the pcap fast path, with numpy.
 
 Between its control segments a connection's state moves by three rules of
-`tools.pcap_track.Tracker.step`: a side's highest sequence number and the latest ack
+`tools.pcap_annotate.track.Tracker.step`: a side's highest sequence number and the latest ack
 it received only advance (compared modulo 2**32), and its last window is its latest
 segment's. Per connection side these are segmented maxima of sequence numbers
 unwrapped to 64 bits; a side whose numbers jump by 2**31 or more within a chunk is
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.pcap_records import ACK, FIN, RST, SYN
-from tools.pcap_track import C_DIRS, D_ACKED, D_NEXT, D_WINDOW
+from tools.pcap_annotate.records import ACK, FIN, RST, SYN
+from tools.pcap_annotate.track import C_DIRS, D_ACKED, D_NEXT, D_WINDOW
 
 MASK32 = 0xFFFFFFFF
 HALF = 1 << 31

@@ -3,7 +3,7 @@
 `summarize(annotated)` groups `AnnotatedSegment`s by connection and returns one
 `ConnectionSummary` per connection, in order of first appearance; `write_summary`
 prints them as text blocks or as one JSON object per connection. The diagnoses come
-from `tools.pcap_diagnose.diagnose`.
+from `tools.pcap_annotate.diagnosis.diagnose`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from tools.pcap_records import FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
+from tools.pcap_annotate.records import FIN, RST, SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
 
 logger = logging.getLogger(__name__)
 CLOSE_GRACE = 2000  # packets after a connection's close before it is summarized
@@ -44,7 +44,7 @@ class ConnectionSummary:
     last_frame: int
     duration: float
     directions: tuple[DirectionSummary, ...]
-    diagnoses: tuple  # tools.pcap_diagnose.Diagnosis records
+    diagnoses: tuple  # tools.pcap_annotate.diagnosis.Diagnosis records
 
 
 def _endpoint(segment) -> str:
@@ -72,7 +72,7 @@ def _direction(name: str, items: list[AnnotatedSegment]) -> DirectionSummary:
 
 def summarize_connection(connection: int, items: list[AnnotatedSegment]) -> ConnectionSummary:
     """The summary and diagnoses of one connection's segments."""
-    from tools.pcap_diagnose import diagnose
+    from tools.pcap_annotate.diagnosis import diagnose
 
     by_direction: dict[str, list[AnnotatedSegment]] = {}
     for item in items:

@@ -1,17 +1,17 @@
 """The fast path of `pcap_annotate --json` for large classic pcap files of Ethernet frames.
 
 The file is read 1.5 MiB at a time (memory stays flat whatever its size). Per chunk:
-the records are found by their timestamps' chain (`tools.pcap_fast_frame`); numpy
-reads the fields of the common frame for every record at once (`tools.pcap_fast_rows`).
+the records are found by their timestamps' chain (`tools.pcap_annotate.fast_frame`); numpy
+reads the fields of the common frame for every record at once (`tools.pcap_annotate.fast_rows`).
 Control segments — other frames, SYNs, segments without ACK, the first segment of a
 connection, segments whose connection still lacks a sequence base or owes its "scale
 unknown" note — go in capture order through the reference `Tracker.step`, which alone
 opens, reuses and closes connections and sets shifts; a FIN or RST that is otherwise
 plain goes through the tracker's own `_finish`. The running state between them (each
 side's highest sequence number, latest ack, last window) is then computed per
-connection side with segmented maxima (`tools.pcap_fast_state`), the control segments'
+connection side with segmented maxima (`tools.pcap_annotate.fast_state`), the control segments'
 bytes in flight and "window full" notes are corrected from it, and it is written back
-into the tracker. The lines leave through `tools.pcap_fast_json`, byte for byte the
+into the tracker. The lines leave through `tools.pcap_annotate.fast_json`, byte for byte the
 reference's. A chunk that a full connection table could make differ is annotated by
 the reference path; so is the rest of a file from a record it cannot frame.
 OPSKB_PCAP_FAST=0 turns the fast path off (tests compare both).
@@ -29,18 +29,26 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402 - after the thread setting, which numpy reads on import
 
-from tools.pcap_fast_frame import find_records
-from tools.pcap_fast_json import JsonChunkWriter
-from tools.pcap_fast_rows import Rows, decode_other, raw_of, raws_of, record_dtype
-from tools.pcap_fast_state import RunningState, unique_values
-from tools.pcap_read import (
+from tools.pcap_annotate.fast_frame import find_records
+from tools.pcap_annotate.fast_json import JsonChunkWriter
+from tools.pcap_annotate.fast_rows import Rows, decode_other, raw_of, raws_of, record_dtype
+from tools.pcap_annotate.fast_state import RunningState, unique_values
+from tools.pcap_annotate.read import (
     _Stream,
     classic_ethernet_header,
     classic_records,
     record_limit,
 )
-from tools.pcap_records import ACK, FIN, RST, SCALE_UNKNOWN, SYN
-from tools.pcap_track import C_DIRS, C_SIDES, CLOSED_LIMIT, D_BASE, D_NOTED, D_SCALE, LIVE_LIMIT
+from tools.pcap_annotate.records import ACK, FIN, RST, SCALE_UNKNOWN, SYN
+from tools.pcap_annotate.track import (
+    C_DIRS,
+    C_SIDES,
+    CLOSED_LIMIT,
+    D_BASE,
+    D_NOTED,
+    D_SCALE,
+    LIVE_LIMIT,
+)
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)

@@ -4,7 +4,7 @@ Each writer takes `Rows` (raw segment tuples, the tracker that annotates them, t
 packets selected for printing) and an `Output` (lines batched, flushed whenever the
 input waits). The JSON writer is the benchmarked hot path: one %-format per packet,
 endpoint text built once per connection, writes batched. The per-connection summary
-is `tools.pcap_summary`.
+is `tools.pcap_annotate.summary`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tools.pcap_records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
-from tools.pcap_track import Tracker
+from tools.pcap_annotate.records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
+from tools.pcap_annotate.track import Tracker
 
 DIRECTIONS = ("c2s", "s2c")
 # Keys of a packet's JSON object and CSV columns, in order.

@@ -14,7 +14,7 @@
 - `scaling-disabled`, `shift-clamped`, `zero-window`, `window-full`, `window-limited`,
   and `shift-unverified` (information: too little data to test the shift).
 
-The scaling faults live in `tools.pcap_faults`; `tools.pcap_compare` adds
+The scaling faults live in `tools.pcap_annotate.faults`; `tools.pcap_annotate.compare` adds
 `shift-rewritten` from two captures of the same connections.
 
 Sequence arithmetic, not packet counts (TSO/GRO make packets any size). Periods where
@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from tools.pcap_faults import (
+from tools.pcap_annotate.faults import (
     COLLAPSE_TOLERANCE,
     MAX_SHIFT,
     applied_shift,
@@ -37,10 +37,18 @@ from tools.pcap_faults import (
     check_peer_ignores_shift,
     collapsed_syn,
 )
-from tools.pcap_findings import MAX_FRAMES, SEVERITY_ORDER, Diagnosis
-from tools.pcap_flight import MIN_EDGES, Connection, follow, handshake, other, sides, window_bound
-from tools.pcap_records import FIN, RST, SYN, AnnotatedSegment
-from tools.pcap_wording import rate
+from tools.pcap_annotate.findings import MAX_FRAMES, SEVERITY_ORDER, Diagnosis
+from tools.pcap_annotate.flight import (
+    MIN_EDGES,
+    Connection,
+    follow,
+    handshake,
+    other,
+    sides,
+    window_bound,
+)
+from tools.pcap_annotate.records import FIN, RST, SYN, AnnotatedSegment
+from tools.pcap_annotate.wording import rate
 
 MAX_WINDOW = 65535
 __all__ = ["Diagnosis", "diagnose"]

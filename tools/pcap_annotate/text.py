@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tools.pcap_records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
-from tools.pcap_text_time import Clock
+from tools.pcap_annotate.records import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
+from tools.pcap_annotate.text_time import Clock
 
 
 class TextTraceError(ValueError):
@@ -334,7 +334,7 @@ def looks_like_text(first_bytes: bytes) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.pcap_text",
+        prog="python -m tools.pcap_annotate.text",
         description="Read tcpdump's text output; print one JSON object per TCP segment.",
     )
     parser.add_argument("trace", help="a file of tcpdump output, or - for stdin")

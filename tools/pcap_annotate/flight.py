@@ -1,6 +1,6 @@
 """Where a connection's window edges were and how each sender's data met them.
 
-The measurements behind `tools.pcap_diagnose`: each side's SYN, first window and
+The measurements behind `tools.pcap_annotate.diagnosis`: each side's SYN, first window and
 shift; the handshake's round trip and how late each sender's answers pass the capture
 point; and, for one sender, the right window edges `ack + (raw << k)` of its peer for
 k = 0..w: which it passed, which it reached (within one segment) and was released from
@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tools.pcap_records import ACK, RST, SCALE_NONE, SYN, AnnotatedSegment
-from tools.pcap_wording import endpoint
+from tools.pcap_annotate.records import ACK, RST, SCALE_NONE, SYN, AnnotatedSegment
+from tools.pcap_annotate.wording import endpoint
 
 SEQ_MOD = 1 << 32
 MIN_EDGES = 3  # window edges the sender must reach before a window limit is claimed

@@ -2,9 +2,9 @@
 
 numpy gathers the first bytes of every record and reads the fields of the common frame
 (Ethernet, IPv4 without options or IPv6 without extension headers, TCP) at fixed
-offsets; the other records are decoded one by one by `tools.pcap_decode`, the
+offsets; the other records are decoded one by one by `tools.pcap_annotate.decode`, the
 reference's own decoder, and a SYN of the common shape has only its options read by
-the reference's `tcp_options`. Raw tuples (`tools.pcap_read.iter_raw`'s) are made
+the reference's `tcp_options`. Raw tuples (`tools.pcap_annotate.read.iter_raw`'s) are made
 from the arrays for the segments that go through the reference tracker.
 """
 
@@ -14,9 +14,9 @@ import struct
 
 import numpy as np
 
-from tools.pcap_decode import LINKTYPE_ETHERNET, ethernet_common, tcp_options
-from tools.pcap_read import _link_decoder
-from tools.pcap_records import SYN
+from tools.pcap_annotate.decode import LINKTYPE_ETHERNET, ethernet_common, tcp_options
+from tools.pcap_annotate.read import _link_decoder
+from tools.pcap_annotate.records import SYN
 
 GATHER = 94  # record header, Ethernet, IPv6, TCP header and the first 4 option bytes
 _OFFSETS = {
@@ -139,7 +139,7 @@ def decode_other(data, offsets, rows: Rows, order: str, tick: float) -> dict[int
 
 
 def _syn(data, start: int, caplen: int, origlen: int, tcp_at: int, rows, index: int, when):
-    """A SYN's raw tuple as `tools.pcap_decode` makes it (`_tcp_fields`), its fixed fields
+    """A SYN's raw tuple as `tools.pcap_annotate.decode` makes it (`_tcp_fields`), its fixed fields
     from the arrays: the options are read by the reference's own `tcp_options`."""
     end, tcp = start + caplen, start + tcp_at
     header_len = (data[tcp + 12] >> 4) << 2

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.pcap_annotate_out import FLAG_TEXT
-from tools.pcap_records import ACK, SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
-from tools.pcap_track import MAX_SHIFT
+from tools.pcap_annotate.output import FLAG_TEXT
+from tools.pcap_annotate.records import ACK, SCALE_NONE, SCALE_UNKNOWN, SYN, AnnotatedSegment
+from tools.pcap_annotate.track import MAX_SHIFT
 
 HEADINGS = (
     "frame",
@@ -201,7 +201,7 @@ def table_row(item: AnnotatedSegment, start: float, numbers: dict[int, str]) -> 
 def _annotated(post: Path, block: PcapBlock) -> tuple[list[AnnotatedSegment], tuple[str, ...]]:
     """The annotated segments and the shell commands that print the same annotation."""
     from tools.pcap_annotate import annotate, annotate_file
-    from tools.pcap_text import TextTraceError, parse_lines
+    from tools.pcap_annotate.text import TextTraceError, parse_lines
 
     shift = block.options.get("assume-shift")
     base = "python -m tools.pcap_annotate" + ("" if shift is None else f" --assume-shift {shift}")
@@ -237,7 +237,7 @@ def _capture(post: Path, block: PcapBlock, option: str) -> Path:
 def _compared(post: Path, block: PcapBlock, rows: list) -> tuple[list, str]:
     """Findings of `compare:` (the same connections captured at the other end), and its command."""
     from tools.pcap_annotate import annotate_file
-    from tools.pcap_compare import compare
+    from tools.pcap_annotate.compare import compare
 
     path = _capture(post, block, "compare")
     try:
@@ -245,7 +245,9 @@ def _compared(post: Path, block: PcapBlock, rows: list) -> tuple[list, str]:
     except ValueError as error:
         raise PcapBlockError(f"{path}: {error}", block.lines["compare"]) from None
     first = shlex.quote(str(_capture(post, block, "file")))
-    return compare(rows, other), f"python -m tools.pcap_compare {first} {shlex.quote(str(path))}"
+    return compare(
+        rows, other
+    ), f"python -m tools.pcap_annotate.compare {first} {shlex.quote(str(path))}"
 
 
 def _selected(commands: tuple[str, ...], options: dict) -> tuple[str, ...]:
@@ -264,7 +266,7 @@ def _selected(commands: tuple[str, ...], options: dict) -> tuple[str, ...]:
 
 def _describe(connection: int, segments: list[AnnotatedSegment]) -> str:
     """`connection N: client A, server B` (the client sent the first SYN or was seen first)."""
-    from tools.pcap_wording import endpoint
+    from tools.pcap_annotate.wording import endpoint
 
     first = segments[0]
     s = first.segment
@@ -276,7 +278,7 @@ def _describe(connection: int, segments: list[AnnotatedSegment]) -> str:
 
 def run_block(post: Path, source: str, fence_options: dict | None = None) -> BlockResult:
     """Annotate the block's capture or trace; `post` is the post's path as the build shows it."""
-    from tools.pcap_diagnose import diagnose
+    from tools.pcap_annotate.diagnosis import diagnose
 
     for name in fence_options or {}:
         raise PcapBlockError(

@@ -1,7 +1,7 @@
 """Streaming reader of classic pcap and pcapng files: TCP segments, nothing else.
 
 `iter_raw(source)` yields raw tuples in `Segment` field order (frame, time, then what
-`tools.pcap_decode` returns, addresses as packed bytes) for the annotator's hot path;
+`tools.pcap_annotate.decode` returns, addresses as packed bytes) for the annotator's hot path;
 `read_segments(source)` yields `Segment` records. A source is a path, "-" for stdin
 (read as a stream, never seeked) or a binary file object. What is valid is yielded
 first; then bad input raises `PcapError` naming the byte offset and the frame.
@@ -18,8 +18,8 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from tools.pcap_decode import LINK_DECODERS, LINKTYPE_ETHERNET, ethernet_common
-from tools.pcap_records import Segment
+from tools.pcap_annotate.decode import LINK_DECODERS, LINKTYPE_ETHERNET, ethernet_common
+from tools.pcap_annotate.records import Segment
 
 PCAP_MAGIC_US, PCAP_MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
@@ -161,7 +161,7 @@ def _link_decoder(linktype: int):
     """The struct decoder of a link type, else scapy's dissection of it, else None."""
     decode = LINK_DECODERS.get(linktype)
     if decode is None:
-        from tools.pcap_scapy import scapy_decoder
+        from tools.pcap_annotate.scapy_links import scapy_decoder
 
         decode = scapy_decoder(linktype)
     return decode

@@ -1,7 +1,7 @@
 """Link types the struct decoder does not know (802.11, radiotap, PPP, ...), read with scapy.
 
 Slow (scapy dissects the whole frame) but used only for those link types: the reader
-asks `scapy_decoder(linktype)` when `tools.pcap_decode.LINK_DECODERS` has no entry.
+asks `scapy_decoder(linktype)` when `tools.pcap_annotate.decode.LINK_DECODERS` has no entry.
 Scapy finds the IP layer; the struct decoder reads from there as for any other frame.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from tools.pcap_decode import ip_by_version
+from tools.pcap_annotate.decode import ip_by_version
 
 logger = logging.getLogger(__name__)
 

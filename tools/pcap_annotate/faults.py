@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from tools.pcap_findings import MAX_FRAMES, Diagnosis
-from tools.pcap_flight import (
+from tools.pcap_annotate.findings import MAX_FRAMES, Diagnosis
+from tools.pcap_annotate.flight import (
     MIN_EDGE_SHARE,
     MIN_EDGES,
     Connection,
@@ -22,7 +22,7 @@ from tools.pcap_flight import (
     other,
     window_bound,
 )
-from tools.pcap_wording import advice_for_shift, rate, workarounds_for_shift
+from tools.pcap_annotate.wording import advice_for_shift, rate, workarounds_for_shift
 
 MAX_SHIFT = 14  # RFC 7323 §2.3
 COLLAPSE_TOLERANCE = 0.1  # |log2(SYN window / first raw window) - k| for heuristic 2
@@ -157,7 +157,8 @@ def check_exceeded_window(conn: Connection) -> list[Diagnosis]:
                 f" windows by more than {receiver.name} announced.{estimate} A box that removes"
                 " or rewrites the Window Scale option in one SYN only leaves the two ends"
                 " disagreeing this way; the receiver drops what lies past its window.",
-                "Capture the SYN and SYN-ACK at both ends (python -m tools.pcap_compare) to find"
+                "Capture the SYN and SYN-ACK at both ends"
+                " (python -m tools.pcap_annotate.compare) to find"
                 " the option that changed on the way; the box must pass it unchanged.",
                 announced_shift=shift,
             )

@@ -1,0 +1,5 @@
+"""`python -m tools.pcap_annotate`."""
+
+from . import main
+
+raise SystemExit(main())
