@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections import namedtuple
 
-from . import kernels as wscale_kernels
 from . import rows as wscale_rows
 from .arithmetic import (
     bdp,
@@ -44,7 +41,11 @@ from .units import (
 
 __all__ = ["WscaleError", "SysctlLine", "SysctlReport", "sysctl_report", "main"]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .kernels import KernelChoice
     from .sysctl import SysctlLine, SysctlReport, sysctl_report  # noqa: F401
 
 # Loaded on first use: the sysctl verifier's records are dataclasses, and importing
@@ -62,25 +63,37 @@ def __getattr__(name: str) -> Any:
 
 # --- the subcommands: options as data, read by argparse and by the ```wscale block -------
 
-
-class Option(NamedTuple):
-    name: str  # as on the command line, without dashes
-    help: str
-    parse: Callable[[str], Any] = str  # typed text -> value; raises WscaleError
-    flag: bool = False
-    positional: bool = False
-    default: str | None = None
-    required: bool = False
-
-
-class Command(NamedTuple):
-    help: str
-    options: tuple[Option, ...]
-    run: Callable[[dict], Any]  # parsed values by option name -> result record
+# Records are collections.namedtuple: typing.NamedTuple would import typing (start-up time).
+# An option: `name` as on the command line without dashes; `parse` turns typed text into a
+# value (raising WscaleError); `default` is text, parsed like typed text.
+Option = namedtuple(
+    "Option",
+    "name help parse flag positional default required",
+    defaults=(str, False, False, None, False),
+)
+# A subcommand: `run` maps the parsed values (by option name) to a result record.
+Command = namedtuple("Command", "help options run")
 
 
+# The era table is imported only by the commands that use it (kernel, sysctl).
 def _kernel_version(text: str) -> str:
-    return wscale_kernels.find_era(text).version
+    from .kernels import find_era
+
+    return find_era(text).version
+
+
+def _kernel(a: dict) -> KernelChoice:
+    from .kernels import choose
+
+    return choose(
+        kernel=a["kernel"],
+        rmem=a["rmem"],
+        rmem_max=a["rmem-max"],
+        mss=a["mss"],
+        timestamps=a["timestamps"],
+        window_clamp=a["window-clamp"],
+        window_scaling=not a["no-window-scaling"],
+    )
 
 
 def _mss(text: str) -> int:
@@ -161,15 +174,7 @@ COMMANDS: dict[str, Command] = {
             ),
             Option("no-window-scaling", "net.ipv4.tcp_window_scaling = 0", flag=True),
         ),
-        lambda a: wscale_kernels.choose(
-            kernel=a["kernel"],
-            rmem=a["rmem"],
-            rmem_max=a["rmem-max"],
-            mss=a["mss"],
-            timestamps=a["timestamps"],
-            window_clamp=a["window-clamp"],
-            window_scaling=not a["no-window-scaling"],
-        ),
+        _kernel,
     ),
     "throughput": Command(
         "window-limited throughput ceiling: WINDOW / RTT",
@@ -254,7 +259,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, a parser for that subcommand alone (faster to build)."""
     parser = _Parser(
         prog="python -m tools.wscale",
         description=__doc__,
@@ -262,24 +268,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, spec in COMMANDS.items():
+        if only not in (None, name):
+            continue
         sub = commands.add_parser(
             name, help=spec.help, description=spec.help, formatter_class=_Formatter
         )
         for option in spec.options:
+            text = option.help.replace("%", "%%")  # argparse %-formats help ("0.01%")
             if option.positional:
-                sub.add_argument(option.name, help=option.help)
+                sub.add_argument(option.name, help=text)
             elif option.flag:
-                sub.add_argument(f"--{option.name}", action="store_true", help=option.help)
+                sub.add_argument(f"--{option.name}", action="store_true", help=text)
             else:
                 default = f" (default {option.default})" if option.default else ""
                 metavar = option.name.upper().replace("-", "_")
-                sub.add_argument(f"--{option.name}", metavar=metavar, help=option.help + default)
+                sub.add_argument(f"--{option.name}", metavar=metavar, help=text + default)
         sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
 def command_line(command: str, arguments: dict) -> str:
     """The shell command that reproduces a computation, every value quoted for sh."""
+    import shlex  # a block's need, not the command line's
+
     words = ["python", "-m", "tools.wscale", command]
     for option in COMMANDS[command].options:
         value = arguments.get(option.name)
@@ -295,7 +306,9 @@ def command_line(command: str, arguments: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # A run builds its own subcommand's parser only; --help and mistakes get the full one.
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # a usage error (one line) or --help

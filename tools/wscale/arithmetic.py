@@ -4,48 +4,27 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
-from typing import NamedTuple
+from collections import namedtuple
 
 from .units import MAX_RAW_WINDOW, MAX_SHIFT, MAX_WINDOW, WscaleError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from fractions import Fraction
 
-class Effective(NamedTuple):
-    raw_window: int
-    shift: int  # as received
-    shift_used: int  # RFC 7323 §2.3: at most 14
-    syn: bool
-    effective_window: int
-    warnings: tuple[str, ...]
+# The results are collections.namedtuple records: typing.NamedTuple would import typing,
+# a tenth of the calculator's start-up. Fields: exact numbers are int or Fraction.
 
-
-class ShiftFor(NamedTuple):
-    window: int
-    shift: int
-    max_window: int  # 65535 << shift
-
-
-class Throughput(NamedTuple):
-    window: int
-    rtt: Fraction
-    throughput_bps: Fraction  # window * 8 / rtt
-
-
-class Bdp(NamedTuple):
-    bandwidth_bps: Fraction
-    rtt: Fraction
-    bdp_bytes: Fraction
-    shift: int | None  # None: more than any window can hold (65535 << 14)
-    max_window: int
-
-
-class Mathis(NamedTuple):
-    mss: int
-    rtt: Fraction
-    loss: Fraction
-    constant: str
-    constant_value: float
-    throughput_bps: float
+# raw_window << shift_used; shift as received, shift_used at most 14 (RFC 7323 §2.3).
+Effective = namedtuple("Effective", "raw_window shift shift_used syn effective_window warnings")
+# max_window = 65535 << shift.
+ShiftFor = namedtuple("ShiftFor", "window shift max_window")
+# throughput_bps = window * 8 / rtt.
+Throughput = namedtuple("Throughput", "window rtt throughput_bps")
+# shift is None when bdp_bytes is more than any window can hold (65535 << 14).
+Bdp = namedtuple("Bdp", "bandwidth_bps rtt bdp_bytes shift max_window")
+# constant as typed ("sqrt(1.5)"), constant_value its number; throughput_bps a float.
+Mathis = namedtuple("Mathis", "mss rtt loss constant constant_value throughput_bps")
 
 
 def effective(raw_window: int, shift: int, syn: bool = False) -> Effective:
@@ -76,10 +55,12 @@ def shift_for(window: int) -> ShiftFor:
 
 def throughput(window: int, rtt: Fraction) -> Throughput:
     """At most one window per round trip."""
+    from fractions import Fraction
+
     return Throughput(window, rtt, Fraction(window * 8) / rtt)
 
 
-def bdp(bandwidth_bps: Fraction, rtt: Fraction) -> Bdp:
+def bdp(bandwidth_bps: int | Fraction, rtt: Fraction) -> Bdp:
     """Bandwidth-delay product in bytes, and the shift a window that large needs."""
     size = bandwidth_bps * rtt / 8
     if size > MAX_WINDOW:  # RFC 7323 §2.3: one connection cannot fill this path
@@ -88,12 +69,12 @@ def bdp(bandwidth_bps: Fraction, rtt: Fraction) -> Bdp:
     return Bdp(bandwidth_bps, rtt, size, needed.shift, needed.max_window)
 
 
-CONSTANT = re.compile(r"sqrt\((?P<radicand>[0-9.]+)\)|(?P<number>[0-9.]+)")
+CONSTANT = r"sqrt\((?P<radicand>[0-9.]+)\)|(?P<number>[0-9.]+)"  # compiled on first use
 
 
 def mathis(mss: int, rtt: Fraction, loss: Fraction, constant: str = "sqrt(1.5)") -> Mathis:
     """Mathis et al. (1997): rate <= (MSS / RTT) * C / sqrt(p)."""
-    match = CONSTANT.fullmatch(constant.replace(" ", ""))
+    match = re.fullmatch(CONSTANT, constant.replace(" ", ""))
     try:
         value = math.sqrt(float(match["radicand"])) if match["radicand"] else float(match[0])
     except (TypeError, ValueError):

@@ -3,16 +3,15 @@ plain data for `--json`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from fractions import Fraction
-from typing import TYPE_CHECKING, Any
-
-from . import kernels as wscale_kernels
-from .arithmetic import Bdp, Effective, Mathis, ShiftFor, Throughput
-from .kernels import KernelChoice
 from .units import format_bytes, format_rate, format_time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .arithmetic import Bdp, Effective, Mathis, ShiftFor, Throughput
+    from .kernels import KernelChoice
     from .sysctl import SysctlReport
 
 
@@ -34,7 +33,9 @@ def _rows_shift_for(r: ShiftFor) -> list[tuple[str, str]]:
 
 
 def _rows_kernel(r: KernelChoice) -> list[tuple[str, str]]:
-    era = wscale_kernels.find_era(r.kernel)
+    from .kernels import find_era  # the era table is loaded only by the commands that use it
+
+    era = find_era(r.kernel)
     clamp = "none" if r.window_clamp is None else f"{r.window_clamp:,}"
     return [
         ("kernel era", f"Linux {r.kernel}+: {era.change}"),
@@ -89,7 +90,7 @@ def _rows_sysctl(r: SysctlReport) -> list[tuple[str, str]]:
     return rows
 
 
-# By record name, so that the sysctl records need not be imported to build the table.
+# By record name, so that kernels and the sysctl records need not be imported to build it.
 ROWS: dict[str, Callable[[Any], list[tuple[str, str]]]] = {
     "Effective": _rows_effective,
     "ShiftFor": _rows_shift_for,
@@ -111,6 +112,8 @@ def warnings_of(result: Any) -> tuple[str, ...]:
 
 
 def _plain(value: Any) -> Any:
+    from fractions import Fraction  # --json only: the text output needs no fractions
+
     if isinstance(value, Fraction):
         return int(value) if value.denominator == 1 else float(value)
     if hasattr(value, "_asdict"):  # the NamedTuple records

@@ -3,14 +3,17 @@
 Sizes: a bare number is bytes; `K`, `M`, `G` and `KiB`, `MiB`, `GiB` are powers of 1024
 (as `sysctl` documentation and iperf's `-w` use them); `kB`/`KB`, `MB`, `GB` are powers of 1000.
 Rates: a bare number is bit/s; prefixes are powers of 1000; `B` means bytes (`12.5MB/s`).
-Times need a unit (`ns`, `us`, `ms`, `s`, `min`). Numbers are exact fractions so that a
-result sits on the right side of a power of two.
+Times need a unit (`ns`, `us`, `ms`, `s`, `min`). Numbers are exact (integers, or fractions
+for the rest) so that a result sits on the right side of a power of two.
 """
 
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 MAX_RAW_WINDOW = 65535  # the 16-bit window field (RFC 9293 §3.1)
 MAX_SHIFT = 14  # RFC 7323 §2.3: "MUST use 14" for a larger shift
@@ -44,26 +47,36 @@ SIZE_UNITS: dict[str, int] = {
     "gb": 1000**3,
 }
 RATE_PREFIXES: dict[str, int] = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-RATE_UNIT = re.compile(r"(?P<prefix>[kKmMgGtT]?)(?P<base>bits?|b|B|bytes?|)(?:/s|ps)?")
-TIME_UNITS: dict[str, Fraction] = {
-    "ns": Fraction(1, 10**9),
-    "us": Fraction(1, 10**6),
-    "µs": Fraction(1, 10**6),
-    "ms": Fraction(1, 1000),
-    "s": Fraction(1),
-    "sec": Fraction(1),
-    "min": Fraction(60),
+# Patterns are compiled on first use (re caches them): most runs need one or none.
+RATE_UNIT = r"(?P<prefix>[kKmMgGtT]?)(?P<base>bits?|b|B|bytes?|)(?:/s|ps)?"
+NANOSECONDS: dict[str, int] = {  # per time unit: whole numbers, no fractions to import
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "sec": 10**9,
+    "min": 60 * 10**9,
 }
 
 
-def _split(text: str, what: str) -> tuple[Fraction, str]:
-    """A number and the unit after it; negative numbers and junk are refused by name."""
+def _split(text: str, what: str) -> tuple[int | Fraction, str]:
+    """A number and the unit after it; negative numbers and junk are refused by name.
+
+    Integers stay `int` (as exact as a Fraction): `fractions` is imported for the rest only.
+    """
     stripped = str(text).strip().replace(",", "").replace("_", "")
     if stripped.startswith("-"):
         raise WscaleError(f"{what} must not be negative: {text!r}")
+    if stripped.isdecimal():  # a bare integer, the usual case: no pattern to compile
+        return int(stripped), ""
     match = re.fullmatch(NUMBER + r"\s*(?P<unit>\S*)", stripped)
     if not match:
         raise WscaleError(f"{what} is not a number: {text!r}")
+    if match["number"].isdecimal():
+        return int(match["number"]), match["unit"]
+    from fractions import Fraction
+
     return Fraction(match["number"]), match["unit"]
 
 
@@ -89,10 +102,10 @@ def parse_int(text: str, what: str, low: int, high: int) -> int:
     return int(value)
 
 
-def parse_rate(text: str, what: str = "bandwidth") -> Fraction:
+def parse_rate(text: str, what: str = "bandwidth") -> int | Fraction:
     """Bits per second from `100Mbit`, `1G`, `100Mbps`, `12.5MB/s`."""
     value, unit = _split(text, what)
-    match = RATE_UNIT.fullmatch(unit)
+    match = re.fullmatch(RATE_UNIT, unit)
     if not match:
         raise WscaleError(f"{what}: unknown unit {unit!r} in {text!r} (e.g. 100Mbit, 1G, 12.5MB/s)")
     bits = 8 if match["base"] in ("B", "byte", "bytes") else 1
@@ -107,9 +120,11 @@ def parse_time(text: str, what: str = "RTT") -> Fraction:
     value, unit = _split(text, what)
     if not unit:
         raise WscaleError(f"{what} {text!r} needs a unit, e.g. {text}ms or {text}s")
-    if unit not in TIME_UNITS:
+    if unit not in NANOSECONDS:
         raise WscaleError(f"{what}: unknown unit {unit!r} in {text!r} (ns, us, ms, s, min)")
-    seconds = value * TIME_UNITS[unit]
+    from fractions import Fraction
+
+    seconds = Fraction(value * NANOSECONDS[unit], 10**9)
     if seconds <= 0:
         raise WscaleError(f"{what} must be above zero: {text!r}")
     return seconds
@@ -120,7 +135,9 @@ def parse_loss(text: str) -> Fraction:
     value, unit = _split(text, "loss")
     if unit not in ("", "%"):
         raise WscaleError(f"loss: unknown unit {unit!r} in {text!r} (a fraction or a percentage)")
-    loss = value / 100 if unit == "%" else value
+    from fractions import Fraction
+
+    loss = Fraction(value, 100 if unit == "%" else 1)
     if not 0 < loss <= 1:
         raise WscaleError(f"loss must be above 0 and at most 1 (100%): {text!r}")
     return loss
