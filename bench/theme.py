@@ -2,8 +2,8 @@
 
 Builds N synthetic post bodies shaped like ours (headings, prose, snippets with badges,
 tool blocks whose data attributes run to kilobytes), then times, in the same run:
-  - tools.search_index.plain_text against a plain html.parser extraction (the baseline);
-  - tools.toc.headings against feeding the whole post to the same heading parser.
+  - tools.site.search_index.plain_text against a plain html.parser extraction (the baseline);
+  - tools.site.toc.headings against feeding the whole post to the same heading parser.
 Both sides must give the same result; the script prints times and ratios.
 
     .venv/bin/python bench/theme.py [--posts 1000]

@@ -17,7 +17,7 @@ TCP_POST = "posts/tcp-window-scaling-linux-2-6-17/"
 VCB_POST = "posts/vmware-consolidated-backup/"
 # Shell and Windows prompts a copied command must never start a line with.
 PROMPT = re.compile(r"^(?:\S+@\S+[#$] |[#$] |[A-Z]:\\[^>]*> ?|PS[^>]*> ?)", re.MULTILINE)
-# Pygments' own background colours of the two styles (tools/pygments_css.py MODES).
+# Pygments' own background colours of the two styles (tools/site/pygments_css.py MODES).
 LIGHT_CODE_BG = "rgb(248, 248, 248)"  # style "default": .highlight { background: #f8f8f8 }
 DARK_CODE_BG = "rgb(13, 17, 23)"  # style "github-dark": .highlight { background: #0d1117 }
 

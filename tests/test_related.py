@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tools import related
+from tools.site import related as related
 
 
 def by_definition(posts: list[related.PostRef], limit: int) -> dict[str, tuple[str, ...]]:

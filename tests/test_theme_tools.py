@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from pygments.formatters import HtmlFormatter
 
-from tools import pygments_css, related, search_index, sitemap, toc
+from tools.site import pygments_css as pygments_css
+from tools.site import related as related
+from tools.site import search_index as search_index
+from tools.site import sitemap as sitemap
+from tools.site import toc as toc
 
 ROOT = Path(__file__).resolve().parents[1]
 CSS = ROOT / "theme" / "static" / "css"
@@ -28,7 +32,7 @@ LONG_POST = """
 """
 
 
-# ---- tools/toc.py ----
+# ---- tools/site/toc.py ----
 def test_toc_nests_h3_under_h2_and_drops_permalink_signs():
     nodes = toc.table_of_contents(LONG_POST)
     assert [(n.entry.anchor, n.entry.title) for n in nodes] == [
@@ -73,7 +77,7 @@ def test_toc_main_names_a_missing_file(tmp_path, capsys):
     assert "nope.html" in capsys.readouterr().err
 
 
-# ---- tools/related.py ----
+# ---- tools/site/related.py ----
 POSTS = [
     related.PostRef("posts/start/", "2006-07-20T00:00:00", ("meta",)),
     related.PostRef("posts/vcb/", "2006-08-09T00:00:00", ("vmware", "backup", "windows")),
@@ -123,7 +127,7 @@ def test_related_main_names_bad_input(tmp_path, capsys):
     assert f"{path}:" in capsys.readouterr().err
 
 
-# ---- tools/search_index.py ----
+# ---- tools/site/search_index.py ----
 def test_plain_text_strips_markup_and_keeps_words_apart():
     html = (
         "<p>Run <code>vcbMounter</code>&nbsp;now.</p><table><tr><td>a</td><td>b</td></tr></table>"
@@ -185,7 +189,7 @@ def test_search_index_main_writes_documents(tmp_path, capsys):
     assert "records.json" in capsys.readouterr().err
 
 
-# ---- tools/sitemap.py ----
+# ---- tools/site/sitemap.py ----
 def test_sitemap_is_sorted_unique_escaped_and_absolute_with_a_base():
     xml = sitemap.sitemap_xml(
         [
@@ -211,7 +215,7 @@ def test_sitemap_without_a_base_is_root_relative_and_rejects_absolute_paths(caps
     assert "site-relative" in capsys.readouterr().err
 
 
-# ---- tools/pygments_css.py ----
+# ---- tools/site/pygments_css.py ----
 @pytest.mark.parametrize("mode", pygments_css.MODES, ids=lambda mode: mode.name)
 def test_committed_pygments_css_is_pygments_own_output_scoped_to_its_mode(mode):
     committed = (CSS / mode.filename).read_text(encoding="utf-8")
@@ -248,16 +252,20 @@ def test_pygments_css_rejects_an_unknown_style():
 @pytest.mark.parametrize(
     "argv",
     [
-        ["tools.toc", "-"],
-        ["tools.related", "-"],
-        ["tools.search_index", "-"],
-        ["tools.sitemap", "posts/x/"],
-        ["tools.pygments_css", "--check"],
+        ["tools.site.toc", "-"],
+        ["tools.site.related", "-"],
+        ["tools.site.search_index", "-"],
+        ["tools.site.sitemap", "posts/x/"],
+        ["tools.site.pygments_css", "--check"],
     ],
     ids=lambda argv: argv[0],
 )
 def test_python_m_smoke(argv):
-    stdin = {"tools.toc": LONG_POST, "tools.related": "[]", "tools.search_index": "[]"}
+    stdin = {
+        "tools.site.toc": LONG_POST,
+        "tools.site.related": "[]",
+        "tools.site.search_index": "[]",
+    }
     result = subprocess.run(
         [sys.executable, "-m", *argv],
         cwd=ROOT,

@@ -12,7 +12,10 @@ from pathlib import Path
 from pelican import signals
 from pelican.generators import ArticlesGenerator, PagesGenerator
 
-from tools import related, search_index, sitemap, toc
+from tools.site import related as related
+from tools.site import search_index as search_index
+from tools.site import sitemap as sitemap
+from tools.site import toc as toc
 
 logger = logging.getLogger(__name__)
 

@@ -148,9 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def devserver(args: argparse.Namespace) -> int:
-    """`devserver`: see tools/devserver.py."""
-    from tools import devserver as dev
+def run_devserver(args: argparse.Namespace) -> int:
+    """`devserver`: see tools/site/devserver.py."""
+    from tools.site import devserver as dev
 
     config = dev.DevServerConfig(args.settings, args.output, args.host, args.port, Path.cwd())
     try:
@@ -163,7 +163,7 @@ def devserver(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "devserver":
-        return devserver(args)
+        return run_devserver(args)
     settings = args.settings or Path("publishconf.py" if args.publish else "pelicanconf.py")
     overrides = {"OPSKB_LIVE_RELOAD": True} if args.live_reload else None
     try:
@@ -178,7 +178,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@
 Pure functions over `PostRef` records (key, date, tags), so the plugin, the tests
 and the command line compute the same thing.
 
-    python -m tools.related posts.json    # [{"key", "date", "tags"}, ...] -> neighbours
+    python -m tools.site.related posts.json    # [{"key", "date", "tags"}, ...] -> neighbours
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def read_posts(text: str) -> list[PostRef]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.related", description=__doc__.splitlines()[0]
+        prog="python -m tools.site.related", description=__doc__.splitlines()[0]
     )
     parser.add_argument("posts", help="JSON file of posts, or - for standard input")
     parser.add_argument("--limit", type=int, default=RELATED_LIMIT, help="related posts per post")

@@ -3,7 +3,7 @@
 Python-Markdown's `toc` extension gives every heading an id but Pelican does not
 pass the extension's `md.toc` on, so the table is read back from the rendered HTML.
 
-    python -m tools.toc output/posts/some-post/index.html
+    python -m tools.site.toc output/posts/some-post/index.html
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def table_of_contents(html: str, min_headings: int = MIN_HEADINGS) -> tuple[TocN
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.toc", description=__doc__.splitlines()[0]
+        prog="python -m tools.site.toc", description=__doc__.splitlines()[0]
     )
     parser.add_argument("html", help="an HTML file, or - for standard input")
     parser.add_argument("--min-headings", type=int, default=MIN_HEADINGS)

@@ -5,7 +5,7 @@ HTML body) into `{url, title, tags, summary, text}` with the markup stripped, in
 URL order, so the same posts always give the same `search.json` bytes. The theme's
 search page loads that file into MiniSearch (theme/static/vendor/minisearch-*).
 
-    python -m tools.search_index records.json > search.json
+    python -m tools.site.search_index records.json > search.json
         # records.json: [{"url", "title", "tags", "summary", "content"}, ...]
 """
 
@@ -136,7 +136,7 @@ def read_records(text: str) -> list[SearchRecord]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.search_index", description=__doc__.splitlines()[0]
+        prog="python -m tools.site.search_index", description=__doc__.splitlines()[0]
     )
     parser.add_argument("records", help="JSON file of records, or - for standard input")
     return parser

@@ -5,7 +5,7 @@ published build (publishconf.py, SITEURL set) writes `https://host/posts/x/`;
 a development build (SITEURL empty) writes root-relative `/posts/x/`, right for
 `make serve` and `make devserver`, which serve the site at the root.
 
-    python -m tools.sitemap --base https://opskb.example.org posts/a/ tags/b/
+    python -m tools.site.sitemap --base https://opskb.example.org posts/a/ tags/b/
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def sitemap_xml(entries: Iterable[SitemapEntry], base: str = "") -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.sitemap", description=__doc__.splitlines()[0]
+        prog="python -m tools.site.sitemap", description=__doc__.splitlines()[0]
     )
     parser.add_argument("paths", nargs="+", help="site-relative URLs, e.g. posts/x/")
     parser.add_argument("--base", default="", help="the site's address (empty: root-relative)")

@@ -1,0 +1,5 @@
+"""`python -m tools.site`."""
+
+from . import main
+
+raise SystemExit(main())
