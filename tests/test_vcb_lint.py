@@ -188,7 +188,9 @@ def test_cli_json_and_exit_status(capsys):
     assert report["problems"][0]["code"] == "spec-without-type"
     assert set(report["problems"][0]) == {"code", "severity", "message", "fix"}
     assert main(["lint", r"vcbMounter.exe -a name:VM1 -r E:\x"]) == 0
-    assert main(["lint", "--strict", "vcbMounter.exe -d X"]) == 1
+    # Any problem fails the line, a warning too; --errors-only lets warnings pass.
+    assert main(["lint", "vcbMounter.exe -d X"]) == 1
+    assert main(["lint", "--errors-only", "vcbMounter.exe -d X"]) == 0
 
 
 def test_cli_unusable_input_is_one_line_exit_2(capsys):

@@ -77,7 +77,7 @@ def _run_lint(args: argparse.Namespace) -> int:
         line = " ".join(args.command_line)
         results = [(0, line, lint(line, args.shell))]
     failing = any(
-        problem.severity == "error" or args.strict
+        problem.severity == "error" or not args.errors_only
         for _, _, result in results
         for problem in result.problems
     )
@@ -264,7 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("lint", help="check a command line against the VCB model")
     check.add_argument("command_line", nargs="+", help="the command line, or - for lines on stdin")
     check.add_argument("--shell", choices=("cmd", "sh"), help="default: guessed from the program")
-    check.add_argument("--strict", action="store_true", help="warnings also make exit status 1")
+    check.add_argument(
+        "--errors-only",
+        action="store_true",
+        help="exit status 0 when every problem is a warning (an unverified flag, say)",
+    )
     check.add_argument("--json", action="store_true")
     check.set_defaults(run=_run_lint)
 
