@@ -42,7 +42,11 @@ CHECKERS: tuple[Checker, ...] = (
     Checker(
         shell.NAME,
         frozenset({SH}),
-        ("tools/snippets/checkers/shell.py", "tools/snippets/checkers/bash_parser.py"),
+        (
+            "tools/snippets/checkers/shell.py",
+            "tools/snippets/checkers/bash_parser.py",
+            "tools/snippets/checkers/sh_subset.py",
+        ),
         shell.check,
         programs=("bash",),
     ),
