@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +16,19 @@ VERDICTS = ("ok", "warning", "error")  # in rising order of gravity
 def program_environment() -> dict[str, str]:
     """The environment checked programs run in: messages in English, no BASH_ENV, no rc files."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+
+
+@functools.lru_cache(maxsize=32)
+def _which(name: str, path: str) -> str | None:
+    return shutil.which(name, path=path)
+
+
+def find_program(name: str) -> str | None:
+    """`shutil.which(name)`, remembered per PATH while the program found is still there."""
+    found = _which(name, os.environ.get("PATH", os.defpath))
+    if found is not None and os.access(found, os.X_OK):
+        return found
+    return shutil.which(name)  # gone since, or never found: look again, remember nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,11 @@ The same pass marks the commands that destroy data whatever the system (`rm -r`,
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 
 from tools.snippets.lines import simple_commands
 
-from .base import Finding, Report, Snippet, program_environment
+from .base import Finding, Report, Snippet, find_program, program_environment
 from .bash_parser import ParseResult, parser_for
 from .sh_subset import accepts
 
@@ -58,9 +57,9 @@ def destroys(text: str) -> str:
 
 
 def check(snippet: Snippet) -> Report:
-    bash = shutil.which("bash")
     if not snippet.commands:
         return Report()
+    bash = find_program("bash")
     if bash is None:
         command = snippet.commands[0]
         message = "not parsed: bash is not installed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from tools.snippets.lines import simple_commands
 
 from .base import Finding, Report, Snippet, worst
@@ -16,6 +18,28 @@ def _vcb():
     import tools.vcb
 
     return tools.vcb
+
+
+# What the VCB linter's shells may delete from a line before naming its program: quotes,
+# escapes, continuations. No program name contains one of them.
+ELIDED = str.maketrans("", "", "\"'\\^\r\n \t")
+
+
+@functools.lru_cache(maxsize=1)
+def _names(vcb) -> tuple[str, ...]:
+    """Every text a VCB program's name contains: its names, near-miss names, `vcb`."""
+    names = {name.lower() for name in vcb.model.COMMANDS} | set(vcb.model.MISNAMED) | {"vcb"}
+    return tuple(sorted(names))
+
+
+def may_run_vcb(vcb, text: str) -> bool:
+    """False only when `is_vcb_command` is certainly False: no program name is in the line.
+
+    The linter's shells only delete characters (ELIDED) from a line to make its words, so
+    a word naming a VCB program leaves that name in the line with those characters removed.
+    """
+    squeezed = text.lower().translate(ELIDED)
+    return any(name in squeezed for name in _names(vcb))
 
 
 def destructive(text: str) -> str:
@@ -39,7 +63,7 @@ def check(snippet: Snippet) -> Report:
     shell = SHELL_OF_FAMILY[snippet.family]
     findings = []
     for command in snippet.commands:
-        if not vcb.is_vcb_command(command.text):
+        if not (may_run_vcb(vcb, command.text) and vcb.is_vcb_command(command.text)):
             continue
         try:
             result = vcb.lint(command.text, shell)
