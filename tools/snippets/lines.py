@@ -183,9 +183,18 @@ def simple_commands(text: str) -> list[list[str]]:
     return [list(argv) for argv in _simple_commands(text)]
 
 
+# Where shlex below does nothing but split at its whitespace: no quote, escape, comment
+# or punctuation character.
+PLAIN_WORDS = re.compile(r"[^'\"\\#;&|()<>]*")
+SHLEX_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, narrower than str.split()'s
+
+
 # Every checker splits the same line again: split it once (a bounded memo of pure results).
 @functools.lru_cache(maxsize=4096)
 def _simple_commands(text: str) -> tuple[tuple[str, ...], ...]:
+    if PLAIN_WORDS.fullmatch(text):
+        argv = _unwrapped([word for word in SHLEX_BLANKS.split(text) if word])
+        return (tuple(argv),) if argv else ()
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
     lexer.whitespace_split = True
     lexer.commenters = "#"
