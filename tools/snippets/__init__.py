@@ -118,7 +118,7 @@ def check_block(
     reason, kernel_option = _options(options)
     dialect = dialect_of(language)
     commands = tuple(split_commands(language, source))
-    copy = copy_text(language, source)
+    copy = copy_text(language, source, list(commands))
     snippet = Snippet(
         language, dialect.family if dialect else "", source, commands, kernel_option or kernel
     )

@@ -160,9 +160,13 @@ def split_commands(language: str, source: str) -> list[CommandLine]:
     return commands
 
 
-def copy_text(language: str, source: str) -> str:
-    """Exactly what a reader should paste: the command lines, without prompts or output."""
-    commands = split_commands(language, source)
+def copy_text(language: str, source: str, commands: list[CommandLine] | None = None) -> str:
+    """Exactly what a reader should paste: the command lines, without prompts or output.
+
+    `commands`: the block's `split_commands(language, source)`, when already at hand.
+    """
+    if commands is None:
+        commands = split_commands(language, source)
     if not commands:  # no command to pick out (plain text, output only): the block as shown
         return source.strip("\n")
     return "\n".join(line for command in commands for line in command.display_lines)
