@@ -236,6 +236,35 @@ def test_connection_tables_stay_bounded(monkeypatch):
     assert len(tracker.closed) == 2 * 5 and len(tracker.live) <= 2 * 10
 
 
+def test_forgotten_connections_need_no_garbage_collector(monkeypatch):
+    """A connection forgotten by a full table is freed at once: with the cyclic garbage
+    collector off, nothing unreachable is left behind (memory stays flat)."""
+    import gc
+
+    import tools.pcap_annotate.track as track
+    from tools.pcap_annotate.read import iter_raw
+
+    monkeypatch.setattr(track, "LIVE_LIMIT", 10)
+    monkeypatch.setattr(track, "CLOSED_LIMIT", 5)
+    packets = []
+    for number in range(40):  # closed ones overflow the closed table ...
+        packets += conversation(ports=(30000 + number, 80))
+    for number in range(40):  # ... open ones the live table
+        packets += conversation(ports=(40000 + number, 80))[:3]
+    packets += conversation(ports=(30039, 80), isn=(77, 99))  # port reuse: a new connection
+    raws = list(iter_raw(io.BytesIO(pcap(frames(packets), 1))))
+    gc.collect()
+    gc.disable()
+    try:
+        tracker = Tracker()
+        for raw in raws:
+            tracker.step(raw)
+        assert tracker.count == 81
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_text_can_be_forced(tmp_path, capsys):
     trace = tmp_path / "trace.log"  # a first line no detector would take for a trace
     trace.write_text(

@@ -1,6 +1,7 @@
 """The fast path of `pcap_annotate --json` for large classic pcap files of Ethernet frames.
 
-The file is read 1.5 MiB at a time (memory stays flat whatever its size). Per chunk:
+The file is read 1.5 MiB at a time, less while the tracker remembers thousands of
+connections (memory stays flat whatever its size). Per chunk:
 the records are found by their timestamps' chain (`tools.pcap_annotate.fast_frame`); numpy
 reads the fields of the common frame for every record at once (`tools.pcap_annotate.fast_rows`).
 Control segments — other frames, SYNs, segments without ACK, the first segment of a
@@ -52,6 +53,10 @@ from tools.pcap_annotate.track import (
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)
+# A chunk's arrays take about 8 times its size; the tracker about 1.4 KB a connection.
+# With many connections remembered, chunks shrink so that the sum stays under 64 MB:
+# (connections remembered from, chunk size), the first row that applies.
+CHUNK_STEPS = ((10_000, CHUNK_BYTES >> 2), (4_000, CHUNK_BYTES >> 1), (0, CHUNK_BYTES))
 
 
 def write_json(file, head: bytes, tracker, out, progress=None) -> None:
@@ -66,8 +71,9 @@ def write_json(file, head: bytes, tracker, out, progress=None) -> None:
     frac_limit = 10**9 if tick < 1e-6 else 10**6
     data, base, pos, frame, eof = head, 0, 24, 0, False
     while True:
-        if not eof and len(data) - pos < CHUNK_BYTES:
-            data, eof = _read_after(file, data[pos:])  # what is left is at most a record
+        chunk_bytes = _chunk_bytes(tracker)
+        if not eof and len(data) - pos < chunk_bytes:
+            data, eof = _read_after(file, data[pos:], chunk_bytes)  # left: at most a record
             base, pos = base + pos, 0
         end = len(data)
         offsets, pos = find_records(data, pos, end, order, frac_limit)
@@ -97,13 +103,19 @@ def write_json(file, head: bytes, tracker, out, progress=None) -> None:
         writer.reference(rest, tracker)
 
 
-def _read_after(file, left: bytes) -> tuple[bytearray, bool]:
-    """`left` then up to CHUNK_BYTES more of the file, read in place; True at its end."""
-    data = bytearray(len(left) + CHUNK_BYTES)
+def _chunk_bytes(tracker) -> int:
+    """How much to read next: less when the tracker remembers many connections."""
+    remembered = (len(tracker.live) + len(tracker.closed)) // 2  # two keys a connection
+    return next(size for least, size in CHUNK_STEPS if remembered >= least)
+
+
+def _read_after(file, left: bytes, size: int) -> tuple[bytearray, bool]:
+    """`left` then up to `size` more bytes of the file, read in place; True at its end."""
+    data = bytearray(len(left) + size)
     data[: len(left)] = left
     got = 0
     with memoryview(data) as view:
-        while got < CHUNK_BYTES:
+        while got < size:
             count = file.readinto(view[len(left) + got :])
             if not count:
                 break
