@@ -27,8 +27,9 @@ LUT4 = (
 )
 LUT2 = (np.stack([_GROUPS[:100] // 10, _GROUPS[:100] % 10], 1) + 48).astype(np.uint8)
 LUT2 = LUT2.view("<u2").ravel()
-WIDTH = 1 + (_GROUPS >= 10) + (_GROUPS >= 100) + (_GROUPS >= 1000)
-_KEEP = [bytes(0xFF if at >= 10 - digits else 0 for at in range(10)) for digits in range(11)]
+POWERS = np.array([10**power for power in range(1, 10)])  # digits - 1: values below x
+# Which bytes of a ten-byte slot a number of 1..10 digits keeps, indexed by digits - 1.
+_KEEP = [bytes(0xFF if at >= 10 - digits else 0 for at in range(10)) for digits in range(1, 11)]
 KEEP_HIGH = np.frombuffer(b"".join(keep[:2] for keep in _KEEP), "<u2")
 KEEP_LOW = np.frombuffer(b"".join(keep[2:] for keep in _KEEP), "<u8")
 NUMBERS = ("seq", "ack", "seq_abs", "ack_abs", "len", "window_size_value")
@@ -80,16 +81,17 @@ NULL_LOW = np.frombuffer(b"\0\0\0\0null", "<u8")[0]
 
 
 def _digits(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers 0 <= x < 10**10 (or -1) as ten-byte slots, right-aligned: bytes 0-1 and 2-9."""
+    """Numbers 0 <= x < 10**10 as ten-byte slots, right-aligned: bytes 0-1 and 2-9 (-1, a
+    placeholder that is overwritten, gives some digits)."""
     high = numbers // 100_000_000
     rest = numbers - high * 100_000_000
     middle = rest // 10000
     last = rest - middle * 10000
-    digits = np.where(
-        high > 0, 8 + WIDTH[high], np.where(middle > 0, 4 + WIDTH[middle], WIDTH[last])
-    )
-    low = LUT4[middle] | (LUT4[last] << np.uint64(32))
-    return LUT2[high] & KEEP_HIGH[digits], low & KEEP_LOW[digits]
+    digits = np.searchsorted(POWERS, numbers, side="right")  # digits - 1
+    low = LUT4[middle]
+    low |= LUT4[last] << np.uint64(32)
+    low &= KEEP_LOW[digits]
+    return LUT2[high] & KEEP_HIGH[digits], low
 
 
 class JsonChunkWriter:
