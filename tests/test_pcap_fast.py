@@ -114,6 +114,36 @@ def test_full_connection_tables(interleaved, capsys, monkeypatch):
     same_both_ways(interleaved, capsys, monkeypatch)
 
 
+def test_endpoint_hash_collisions(interleaved, capsys, monkeypatch):
+    """A hash that makes every connection collide: each chunk goes to the reference."""
+    monkeypatch.setattr(tools.pcap_annotate.fast, "_MIX", (0, 0, 0, 0, 0))
+    same_both_ways(interleaved, capsys, monkeypatch)
+
+
+def test_smaller_chunks_with_many_connections(interleaved, capsys, monkeypatch):
+    """Chunks of 64 KiB once 100 connections are remembered: the same bytes."""
+    steps = ((100, 1 << 16), (0, tools.pcap_annotate.fast.CHUNK_BYTES))
+    monkeypatch.setattr(tools.pcap_annotate.fast, "CHUNK_STEPS", steps)
+    same_both_ways(interleaved, capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("dtype", ["uint32", "int64"])
+def test_unique_values_as_numpy_unique(dtype):
+    import numpy as np
+
+    from tools.pcap_annotate.fast_state import unique_values
+
+    rng = np.random.default_rng(5)
+    top = 2**32 if dtype == "uint32" else 60_000
+    pool = rng.integers(0, top, 300, dtype=np.int64).astype(dtype)
+    values = pool[rng.integers(0, 300, 5000)]
+    uniques, first, inverse = unique_values(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert uniques.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.tolist()
+    assert values[first].tolist() == uniques.tolist()
+
+
 @pytest.mark.parametrize("cut", ["truncated", "absurd", "garbage"])
 def test_corrupt_records(cut, interleaved, tmp_path, capsys, monkeypatch):
     data = bytearray(interleaved.read_bytes())

@@ -79,9 +79,14 @@ def running_max(values: np.ndarray, seg: np.ndarray, init: np.ndarray) -> np.nda
 
 def unique_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sorted unique values, an index of each, each value's unique index), one sort:
-    a radix sort when the values span less than 2**16 (connection codes of a chunk)."""
+    a radix sort when the values span less than 2**16 (connection codes of a chunk) or
+    are 32-bit unsigned (two radix passes, low half then high half)."""
     if len(values) and values.dtype.kind == "i" and values.max() - values.min() < 1 << 16:
         order = np.argsort((values - values.min()).astype(np.uint16), kind="stable")
+    elif values.dtype == np.uint32:
+        order = np.argsort(values.astype(np.uint16), kind="stable")
+        high = (values[order] >> np.uint32(16)).astype(np.uint16)
+        order = order[np.argsort(high, kind="stable")]
     else:
         order = np.argsort(values)
     ordered = values[order]
