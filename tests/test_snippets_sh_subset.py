@@ -42,6 +42,8 @@ ACCEPTED = [
     "echo >&2 oops",
     "echo 'if' \"done\" \\then",
     "echo 'a\\\nb'",  # a backslash-newline inside '…' is two letters
+    "echo 'é' \"ü\" \\é ^x =y",
+    "99999999999999999999>x echo",  # a number too large for a descriptor is a word
 ]
 # Scripts the subset must hand to bash: bash rejects them, or they lie outside the subset.
 DEFERRED = [
@@ -80,6 +82,7 @@ DEFERRED = [
     "ls\\\\\n| wc",  # `\\` is a backslash; the newline still ends `ls`
     "echo a\rb",
     "echo café",
+    "echo a>#b",  # a word starts after `>`: `#b` is a comment, the target is missing
     "echo 'a\0b'",
 ]
 
@@ -107,6 +110,7 @@ PIECES = (
     "`", "${", "\\", "\\\\", "\\ ", "\\\n", "#", "# c", "|", "||", "&&", "&", ";", ";;", "|&",
     ">", ">>", "<", ">&", "2>&1", "&>", "<<", "<&", ">|", "(", ")", "{", "}", "[[", "[", "!",
     "if", "then", "fi", "done", "do", "in", "time", "case", "é", "\t", " ", " ", " ", "\n",
+    "^", "\x0b", "99999999999999999999", "=",
 )  # fmt: skip
 
 
