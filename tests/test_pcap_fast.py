@@ -120,6 +120,23 @@ def test_endpoint_hash_collisions(interleaved, capsys, monkeypatch):
     same_both_ways(interleaved, capsys, monkeypatch)
 
 
+def test_short_hash_collisions_retry_the_full_hash(interleaved, capsys, monkeypatch):
+    """Every 32-bit hash equal: each chunk groups its rows by the 64-bit hash instead."""
+    import numpy as np
+
+    from tools.pcap_annotate.fast_state import unique_values
+
+    seen = []
+
+    def colliding(values):
+        seen.append(values.dtype.name)
+        return unique_values(np.zeros_like(values) if values.dtype == np.uint32 else values)
+
+    monkeypatch.setattr(tools.pcap_annotate.fast, "unique_values", colliding)
+    same_both_ways(interleaved, capsys, monkeypatch)
+    assert seen.count("uint64") == seen.count("uint32") > 1
+
+
 def test_smaller_chunks_with_many_connections(interleaved, capsys, monkeypatch):
     """Chunks of 64 KiB once 100 connections are remembered: the same bytes."""
     steps = ((100, 1 << 16), (0, tools.pcap_annotate.fast.CHUNK_BYTES))

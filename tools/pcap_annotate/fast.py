@@ -194,8 +194,7 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
         rows.ipver[row], rows.sport[row], rows.dport[row] = raw[2], raw[4], raw[6]
         rows.flags[row], rows.seq[row], rows.ack[row] = raw[7], raw[8], raw[9]
         rows.window[row], rows.payload[row], rows.truncated[row] = raw[10], raw[11], raw[16]
-    # Keys: a 32-bit hash of the common rows' endpoints (radix-sorted), checked against
-    # each hash's first row: a collision, about one chunk in a million, is refused.
+    # Keys: a hash of the common rows' endpoints, checked against each hash's first row.
     common_at = np.flatnonzero(rows.common)
     words = rows.words
     if len(common_at) < n:
@@ -204,10 +203,7 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
     for word, factor in zip(words, _MIX, strict=True):
         mix ^= word * np.uint64(factor)
         mix = (mix << np.uint64(13)) | (mix >> np.uint64(51))
-    uniques, first, inverse = unique_values((mix >> np.uint64(32)).astype(np.uint32))
-    for word in words:
-        if not np.array_equal(word, word[first[inverse]]):
-            raise _Unsafe("endpoint hash collision")
+    first, inverse = _group(words, mix)
     keys: list[tuple] = []
     key_index: dict[tuple, int] = {}
     row_key = np.empty(n, np.int64)
@@ -225,6 +221,17 @@ def _chunk(data, offsets, frame0, order, tick, dtypes, tracker, writer) -> None:
             keys.append(key)
         row_key[row] = index
     _track(rows, other_rows, keys, row_key, tracker, writer)
+
+
+def _group(words, mix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a row of each group, each row's group) of rows with equal `words`, by their hash
+    `mix`: its high 32 bits first (two radix passes), all 64 after a collision; a chunk
+    whose 64-bit hashes collide too is refused."""
+    for hashed in ((mix >> np.uint64(32)).astype(np.uint32), mix):
+        _uniques, first, inverse = unique_values(hashed)
+        if all(np.array_equal(word, word[first[inverse]]) for word in words):
+            return first, inverse
+    raise _Unsafe("endpoint hash collision")
 
 
 _MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5, 0xFF51AFD7)
