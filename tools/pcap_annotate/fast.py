@@ -53,7 +53,7 @@ from tools.pcap_annotate.track import (
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)
-# A chunk's arrays take about 8 times its size; the tracker about 1.4 KB a connection.
+# A chunk's arrays take about 6 times its size; the tracker about 1.4 KB a connection.
 # With many connections remembered, chunks shrink so that the sum stays under 64 MB:
 # (connections remembered from, chunk size), the first row that applies.
 CHUNK_STEPS = ((10_000, CHUNK_BYTES >> 2), (4_000, CHUNK_BYTES >> 1), (0, CHUNK_BYTES))
