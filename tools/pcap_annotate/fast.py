@@ -20,6 +20,7 @@ OPSKB_PCAP_FAST=0 turns the fast path off (tests compare both).
 
 from __future__ import annotations
 
+import gc
 import heapq
 import io
 import os
@@ -52,6 +53,7 @@ from tools.pcap_annotate.track import (
 )
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+GC_YOUNG = 10_000
 CHUNK_BYTES = 3 << 19  # 1.5 MiB: at most 22,470 records of the shortest frames (70 bytes)
 # A chunk's arrays take about 6 times its size; the tracker about 1.4 KB a connection.
 # With many connections remembered, chunks shrink so that the sum stays under 64 MB:
@@ -63,6 +65,17 @@ def write_json(file, head: bytes, tracker, out, progress=None) -> None:
     """Annotate the classic pcap `head` + rest of `file` as --json lines on binary `out`;
     `progress.draw(packets)`, if given, after each chunk."""
     _keep_freed_memory()
+    # Each chunk makes and drops thousands of tuples: the cyclic garbage collector's
+    # youngest generation is scanned every GC_YOUNG allocations instead of every 700.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
+    try:
+        _write_json(file, head, tracker, out, progress)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _write_json(file, head: bytes, tracker, out, progress) -> None:
     order, tick, snaplen, linktype = classic_ethernet_header(head)
     limit = record_limit(snaplen)
     caplen_at = struct.Struct(order + "I").unpack_from
