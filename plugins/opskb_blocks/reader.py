@@ -8,6 +8,8 @@ from markdown import Markdown
 from pelican.readers import MarkdownReader
 from pelican.utils import pelican_open
 
+from tools.site import search_index, toc
+
 from .fences import BlockError, FencedBlocks
 
 logger = logging.getLogger(__name__)
@@ -33,4 +35,8 @@ class OpskbMarkdownReader(MarkdownReader):
         # Every block's record (language, line, verdict) travels with the article,
         # for the snippet report page and the build's summary.
         metadata["blocks"] = list(blocks.records)
+        # The post's searchable words and headings, worked out once here so that Pelican's
+        # reader cache keeps them: an unchanged post costs nothing for them on a rebuild.
+        metadata["search_text"] = search_index.plain_text(content)
+        metadata["toc_headings"] = toc.headings(content)
         return content, metadata

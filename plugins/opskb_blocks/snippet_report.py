@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from itertools import groupby
+
+from markupsafe import Markup, escape
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +30,60 @@ def snippet_rows(articles) -> list[dict]:
     return sorted(rows, key=lambda row: (str(row.get("post", "")), row.get("line", 0)))
 
 
+VERDICTS = ("ok", "warning", "error", "unchecked")  # the order the totals line gives them in
+ROW = (
+    '      <tr class="verdict-{verdict}">\n'
+    "        <td>{line}</td>\n"
+    "        <td>{language}</td>\n"
+    "        <td>{checker}</td>\n"
+    '        <td class="snippet-verdict" data-verdict="{verdict}">{verdict}{marks}</td>\n'
+    "        <td>{message}</td>\n"
+    "      </tr>\n"
+)
+
+
+def row_html(row: dict) -> str:
+    """One table row, every value escaped: formatted here once, not by the template per cell."""
+    marks = (" · needs root" if row.get("needs_root") else "") + (
+        " · destructive" if row.get("destructive") else ""
+    )
+    return ROW.format(
+        verdict=escape(row["verdict"]),
+        line=escape(row.get("line", "")),
+        language=escape(row.get("language") or "plain"),
+        checker=escape(row.get("checker", "")),
+        marks=marks,
+        message=escape(row.get("message", "")),
+    )
+
+
+def report_sections(rows: list[dict]) -> list[dict]:
+    """The report's posts, in row order: path, title (tags stripped), URL and table rows."""
+    sections = []
+    for post, group in groupby(rows, key=lambda row: row.get("post")):
+        group = list(group)
+        sections.append(
+            {
+                "post": post,
+                "title": Markup(str(group[0]["title"])).striptags(),
+                "url": group[0]["url"],
+                "rows": Markup("".join(row_html(row) for row in group)),
+            }
+        )
+    return sections
+
+
 def write_report(generator, writer) -> None:
     """Write the report page and log how many blocks went unchecked."""
     rows = snippet_rows(generator.articles)
-    context = {**generator.context, "snippets": rows, "output_file": SAVE_AS}
+    counts = [(verdict, sum(row["verdict"] == verdict for row in rows)) for verdict in VERDICTS]
+    context = {
+        **generator.context,
+        "snippets": rows,
+        "snippet_counts": counts,
+        "snippet_sections": report_sections(rows),
+        "output_file": SAVE_AS,
+    }
     writer.write_file(
         SAVE_AS,
         generator.get_template(TEMPLATE),

@@ -48,9 +48,11 @@ def body_html(content) -> str:
 
 
 def add_toc(content, settings) -> None:
-    content.toc = toc.table_of_contents(
-        body_html(content), setting(settings, "OPSKB_TOC_MIN_HEADINGS")
-    )
+    # The opskb reader found the headings when it read the post (kept in its cache).
+    entries = getattr(content, "toc_headings", None)
+    if entries is None:
+        entries = toc.headings(body_html(content))
+    content.toc = toc.contents_of(entries, setting(settings, "OPSKB_TOC_MIN_HEADINGS"))
 
 
 def annotate_articles(generator: ArticlesGenerator) -> None:
@@ -89,6 +91,7 @@ def write_indexes(generators) -> None:
             tags=tag_names(item),
             summary=getattr(item, "summary", ""),
             content=body_html(item),
+            text=getattr(item, "search_text", None),  # the opskb reader's, when it read it
         )
         for item in contents
     ]

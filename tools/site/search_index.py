@@ -38,13 +38,15 @@ class SearchIndexError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SearchRecord:
-    """A post or page as the site has it: the body is HTML."""
+    """A post or page as the site has it: the body is HTML. `text` is the body's
+    plain_text when it is already known (computed once when the post was read)."""
 
     url: str
     title: str
     tags: tuple[str, ...]
     summary: str
     content: str
+    text: str | None = None
 
 
 # A tag (quoted attribute values may hold ">"), or a comment. One regular expression scans
@@ -105,7 +107,7 @@ def documents(records: Iterable[SearchRecord]) -> list[dict[str, object]]:
             "title": plain_text(record.title),
             "tags": sorted(record.tags),
             "summary": plain_text(record.summary),
-            "text": plain_text(record.content),
+            "text": plain_text(record.content) if record.text is None else record.text,
         }
         for record in sorted(records, key=lambda record: record.url)
     ]

@@ -94,7 +94,13 @@ def headings(html: str) -> tuple[TocEntry, ...]:
 
 def table_of_contents(html: str, min_headings: int = MIN_HEADINGS) -> tuple[TocNode, ...]:
     """The post's table of contents, or an empty tuple for a short post."""
-    entries = headings(html)
+    return contents_of(headings(html), min_headings)
+
+
+def contents_of(
+    entries: tuple[TocEntry, ...], min_headings: int = MIN_HEADINGS
+) -> tuple[TocNode, ...]:
+    """The table of contents of headings already read, or an empty tuple for a short post."""
     return tree(entries) if len(entries) >= min_headings else ()
 
 
