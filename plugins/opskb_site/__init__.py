@@ -1,7 +1,9 @@
 """opskb's site features: table of contents, post neighbours, search index, sitemap.
 
 Thin adapter: each handler gathers what Pelican knows and calls a pure function
-in tools/ (toc, related, search_index, sitemap). Nothing is kept between builds.
+in tools/ (toc, related, search_index, sitemap). A post's search text and headings
+come with it from the opskb reader (plugins/opskb_blocks/reader.py), which works them
+out once so that Pelican's reader cache keeps them; nothing else is kept between builds.
 """
 
 from __future__ import annotations
