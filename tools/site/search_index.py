@@ -67,36 +67,43 @@ SPAN = re.compile(r"""</span>|<span(?: class="[\w -]*")?>""")
 SILENT_SPAN = re.compile(r"<span\b[^>]*(?:" + "|".join(sorted(SILENT_CLASSES)) + ")")
 
 
+SILENT_NAME = re.compile("|".join(sorted(SILENT_CLASSES)))  # a cheap test before _classes
+
+
 def plain_text(html: str) -> str:
     """The words of an HTML fragment, markup removed, whitespace collapsed."""
     if not SILENT_SPAN.search(html):
         html = SPAN.sub("", html)  # a span neither separates words nor silences them
-    parts: list[str] = []
-    silent_tag, silent_depth = "", 0  # the element being skipped, and how deep it nests in itself
-    position = 0
-    for tag in TAG.finditer(html):
-        if not silent_depth:
-            parts.append(html[position : tag.start()])
-        position = tag.end()
-        if tag[2] is None:  # a comment
+    # One split in C: text, "/" or "", tag name, attributes, text, ... (name None: a comment).
+    # Tag i stands between texts[i] and texts[i + 1] and leaves gaps[i] there.
+    pieces = TAG.split(html)
+    texts, closing, attributes = pieces[0::4], pieces[1::4], pieces[3::4]
+    names = [name.lower() if name else "" for name in pieces[2::4]]
+    gaps = [" " if name in BREAKING else "" for name in names]
+    candidates = [
+        index
+        for index, (name, attrs) in enumerate(zip(names, attributes, strict=True))
+        if name in SILENT or (attrs and SILENT_NAME.search(attrs))
+    ]
+    end = -1  # the last tag of the silent element skipped last
+    for start in candidates:
+        name = names[start]
+        if start <= end or closing[start] or name in VOID:
             continue
-        closing, name = tag[1] == "/", tag[2].lower()
-        if silent_depth:
-            if name == silent_tag:
-                silent_depth += -1 if closing else 1
-        elif (
-            not closing
-            and name not in VOID
-            and (
-                name in SILENT or ("class" in tag[3].lower() and _classes(tag[3]) & SILENT_CLASSES)
-            )
-        ):
-            silent_tag, silent_depth = name, 1
-        elif name in BREAKING:
-            parts.append(" ")
-    if not silent_depth:
-        parts.append(html[position:])
-    return " ".join(unescape("".join(parts)).split())
+        if name not in SILENT and not _classes(attributes[start]) & SILENT_CLASSES:
+            continue
+        depth, end = 1, start  # find its end tag, counting the same element nested in itself
+        while depth and end + 1 < len(names):
+            end += 1
+            if names[end] == name:
+                depth += -1 if closing[end] else 1
+        if depth:
+            end = len(names)  # never closed: silent to the end
+        texts[start + 1 : end + 1] = [""] * len(texts[start + 1 : end + 1])
+        gaps[start : end + 1] = [""] * len(gaps[start : end + 1])
+    merged = [""] * (len(texts) + len(gaps))
+    merged[0::2], merged[1::2] = texts, gaps
+    return " ".join(unescape("".join(merged)).split())
 
 
 def documents(records: Iterable[SearchRecord]) -> list[dict[str, object]]:
