@@ -10,6 +10,7 @@ tshark reads the same files as the oracle.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import struct
 from collections.abc import Callable
 
@@ -441,3 +442,13 @@ CASES: dict[str, Callable[[], bytes]] = {
     "mpls_pppoe.pcap": _mpls_pppoe,
     "gzipped.pcapng.gz": lambda: gzip.compress(_pcapng_multi(), mtime=0),
 }
+
+
+def bench_pcap():
+    """bench/pcap.py as a module: its `generate` writes the benchmark's interleaved traffic."""
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_pcap", ROOT / "bench" / "pcap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -10,7 +10,6 @@ full connection tables (chunks handed to the reference), and corrupt records.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CAPTURES, ROOT
-from pcap_captures import CASES
+from pcap_captures import CASES, bench_pcap
 from pcap_crafted import Transfer, write
 
 import tools.pcap_annotate.fast
@@ -30,18 +29,11 @@ CONTENT = sorted((ROOT / "content").rglob("*.pcap*"))
 DATA = sorted((ROOT / "tests" / "data").glob("*.pcap*"))
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_pcap", ROOT / "bench" / "pcap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def interleaved(tmp_path_factory) -> Path:
     """Several 1.5 MiB chunks of the benchmark's traffic: 30,000 packets, 400 connections."""
     path = tmp_path_factory.mktemp("fast") / "interleaved.pcap"
-    _bench().generate(path, packets=30_000, connections=400, seed=11)
+    bench_pcap().generate(path, packets=30_000, connections=400, seed=11)
     return path
 
 

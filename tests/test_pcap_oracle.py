@@ -10,7 +10,6 @@ with tshark's tcp.default_window_scaling preference against our --assume-shift.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CAPTURES, ROOT, require_path, require_tool
-from pcap_captures import CASES
+from pcap_captures import CASES, bench_pcap
 from pcap_crafted import Transfer, write
 
 from tools.pcap_annotate import FAST_PATH_ENV, main
@@ -82,14 +81,6 @@ def tshark_rows(tshark: str, path: Path, assume_shift: int | None) -> dict[int, 
     return rows
 
 
-def _bench_module():
-    """bench/pcap.py, whose generated capture (interleaved connections) is checked too."""
-    spec = importlib.util.spec_from_file_location("bench_pcap", ROOT / "bench" / "pcap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def capture_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("pcap-oracle")
@@ -97,7 +88,7 @@ def capture_dir(tmp_path_factory) -> Path:
         (directory / name).write_bytes(build())
     for name, spec in TRANSFERS.items():
         write(spec, directory / name)
-    _bench_module().generate(directory / BENCH_SAMPLE, packets=4000, connections=80)
+    bench_pcap().generate(directory / BENCH_SAMPLE, packets=4000, connections=80)
     return directory
 
 
