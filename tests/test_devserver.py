@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.site import devserver as devserver
+from tools.site import devserver
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 90  # seconds for any one step; a rebuild of one post takes about one

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tools.site import related as related
+from tools.site import related
 
 
 def by_definition(posts: list[related.PostRef], limit: int) -> dict[str, tuple[str, ...]]:

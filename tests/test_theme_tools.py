@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 from pygments.formatters import HtmlFormatter
 
-from tools.site import pygments_css as pygments_css
-from tools.site import related as related
-from tools.site import search_index as search_index
-from tools.site import sitemap as sitemap
-from tools.site import toc as toc
+from tools.site import pygments_css, related, search_index, sitemap, toc
 
 ROOT = Path(__file__).resolve().parents[1]
 CSS = ROOT / "theme" / "static" / "css"

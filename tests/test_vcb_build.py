@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from tests.conftest import require_tool
-from tools.vcb import main
-from tools.vcb import model as model
+from tools.vcb import main, model
 from tools.vcb.builder import build
 from tools.vcb.model import Confidence, VcbError
 from tools.vcb.reference import markdown

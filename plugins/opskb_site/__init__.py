@@ -14,10 +14,7 @@ from pathlib import Path
 from pelican import signals
 from pelican.generators import ArticlesGenerator, PagesGenerator
 
-from tools.site import related as related
-from tools.site import search_index as search_index
-from tools.site import sitemap as sitemap
-from tools.site import toc as toc
+from tools.site import related, search_index, sitemap, toc
 
 logger = logging.getLogger(__name__)
 
