@@ -10,6 +10,7 @@ the first wscale block of a post only: the page's other blocks read it there), s
 
 from __future__ import annotations
 
+import functools
 import json
 from html import escape
 
@@ -63,24 +64,37 @@ def _field(option: wscale.Option, value, datalist: str) -> str:
     )
 
 
+def _section(section: str, title: str, outputs, given: dict, datalist: str) -> str:
+    fields = "".join(
+        _field(option, given.get(option.name), datalist)
+        for option in wscale.COMMANDS[section].options
+    )
+    shown = "".join(
+        f'<dt>{escape(label)}</dt><dd><output data-out="{key}"></output></dd>'
+        for key, label in outputs
+    )
+    return (
+        f'<fieldset data-section="{section}"><legend>{escape(title)}</legend>'
+        f'<div class="wscale-fields">{fields}</div><dl class="wscale-out">{shown}</dl>'
+        f'<p class="wscale-warning" data-out="warnings"></p>'
+        f'<p class="wscale-error" data-out="error" role="alert"></p></fieldset>'
+    )
+
+
+# A section the block did not fill depends only on the option table and the datalist's id:
+# made once per id, not once per block.
+@functools.lru_cache(maxsize=256)
+def _blank_section(index: int, datalist: str) -> str:
+    return _section(*SECTIONS[index], {}, datalist)
+
+
 def _calculator(command: str, arguments: dict, datalist: str) -> str:
-    sections = []
-    for section, title, outputs in SECTIONS:
-        given = arguments if section == command else {}
-        fields = "".join(
-            _field(option, given.get(option.name), datalist)
-            for option in wscale.COMMANDS[section].options
-        )
-        shown = "".join(
-            f'<dt>{escape(label)}</dt><dd><output data-out="{key}"></output></dd>'
-            for key, label in outputs
-        )
-        sections.append(
-            f'<fieldset data-section="{section}"><legend>{escape(title)}</legend>'
-            f'<div class="wscale-fields">{fields}</div><dl class="wscale-out">{shown}</dl>'
-            f'<p class="wscale-warning" data-out="warnings"></p>'
-            f'<p class="wscale-error" data-out="error" role="alert"></p></fieldset>'
-        )
+    sections = [
+        _section(section, title, outputs, arguments, datalist)
+        if section == command
+        else _blank_section(index, datalist)
+        for index, (section, title, outputs) in enumerate(SECTIONS)
+    ]
     versions = "".join(f'<option value="{escape(era.version)}">' for era in ERAS)
     return (
         '<details class="wscale-calculator"><summary>Calculator: try other numbers</summary>'

@@ -54,8 +54,23 @@ def add_toc(content, settings) -> None:
     content.toc = toc.contents_of(entries, setting(settings, "OPSKB_TOC_MIN_HEADINGS"))
 
 
+def pin_urls(contents) -> None:
+    """Work out each post's URL and output path once, through Pelican's own override.
+
+    Pelican formats them from the metadata on every access (a copy of the metadata and two
+    path resolutions); the theme asks for them a dozen times per post. Once the generator
+    is finalized a post's slug, date, category and language no longer change.
+    """
+    for content in contents:
+        content.override_url = content.url
+        content.override_save_as = content.save_as
+
+
 def annotate_articles(generator: ArticlesGenerator) -> None:
     """Give every post its table of contents, older/newer neighbours and related posts."""
+    pin_urls([*generator.articles, *generator.translations, *generator.drafts,
+              *generator.drafts_translations, *generator.hidden_articles,
+              *generator.hidden_translations])  # fmt: skip
     articles = {article.url: article for article in generator.articles}
     refs = [
         related.PostRef(url, article.date.isoformat(), tag_names(article))
@@ -71,6 +86,9 @@ def annotate_articles(generator: ArticlesGenerator) -> None:
 
 
 def annotate_pages(generator: PagesGenerator) -> None:
+    pin_urls([*generator.pages, *generator.translations, *generator.hidden_pages,
+              *generator.hidden_translations, *generator.draft_pages,
+              *generator.draft_translations])  # fmt: skip
     for page in generator.pages:
         add_toc(page, generator.settings)
 

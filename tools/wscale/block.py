@@ -12,6 +12,7 @@ carry `line`, the 1-based line inside the block body.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,7 @@ def run_block(source: str) -> BlockResult:
     )
 
 
+@functools.cache  # the era table is fixed for the life of the process
 def eras_json() -> str:
     """The era table for the in-page calculator, compact and with sorted keys."""
     return json.dumps(wscale_kernels.eras_table(), sort_keys=True, separators=(",", ":"))
