@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 from tests.conftest import require_tool
@@ -63,3 +64,58 @@ def test_a_cached_post_keeps_its_search_text_and_headings(tmp_path, monkeypatch)
     assert doc["text"].endswith("Shift Fourteen at most.")
     page = (tmp_path / "second" / "posts" / "read-once" / "index.html").read_text("utf-8")
     assert page.count('href="#window"') == page.count('href="#shift"') >= 1  # the table of contents
+
+
+ABBREVIATED = """Title: Abbreviated
+Date: 2020-01-02
+
+## Window
+
+TCP scales its window.[^shift]
+
+[^shift]: By the shift in the SYN.
+
+*[TCP]: Transmission Control Protocol
+"""
+PLAIN = """Title: Plain
+Date: 2020-01-03
+Summary: Uses the same words, defines nothing.
+
+## Window
+
+TCP scales its window.[^shift]
+"""
+
+
+def test_one_converter_reads_each_post_as_a_fresh_one_would(tmp_path):
+    """The reader resets one Markdown converter between posts: no abbreviation, footnote,
+    heading id or front matter of one post leaks into the next (the first post has no
+    summary, so Pelican's own reset for it does not hide a leak), and the front-matter
+    reader Pelican removes for a summary is back in its place."""
+    require_tool("bash")
+    from pelican.settings import read_settings
+
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from opskb_blocks.reader import OpskbMarkdownReader
+
+    paths = []
+    for name, text in (("a.md", ABBREVIATED), ("b.md", PLAIN), ("c.md", POST)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(text, encoding="utf-8")
+    settings = read_settings(
+        str(ROOT / "pelicanconf.py"),
+        override={"PATH": str(tmp_path), "OPSKB_SNIPPETS": {"cache": str(tmp_path / "c")}},
+    )
+    shared = OpskbMarkdownReader(settings)
+    together = [shared.read(str(path)) for path in paths]
+    alone = [OpskbMarkdownReader(settings).read(str(path)) for path in paths]
+    assert together == alone
+    assert "<abbr" in together[0][0] and "<abbr" not in together[1][0]
+    assert 'class="footnote"' in together[0][0] and 'class="footnote"' not in together[1][0]
+    assert together[1][1]["title"] == "Plain"
+
+    fresh = OpskbMarkdownReader(settings)
+    names = [type(item).__name__ for item in shared.converter(str(paths[0]))[0].preprocessors]
+    assert names == [
+        type(item).__name__ for item in fresh.converter(str(paths[0]))[0].preprocessors
+    ]

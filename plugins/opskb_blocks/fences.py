@@ -104,13 +104,21 @@ class FencedBlocksPreprocessor(Preprocessor):
 
 
 class FencedBlocks(Extension):
-    """The per-post extension: knows the post's file and collects its blocks' records."""
+    """The extension of the post being converted: knows its file and collects its blocks' records.
+
+    One converter serves many posts: `start()` points it at the next post's file.
+    """
 
     def __init__(self, source_path: str, settings: dict[str, Any]):
         super().__init__()
+        self.settings = settings
+        self.start(source_path)
+
+    def start(self, source_path: str) -> None:
+        """Convert the post at `source_path` next: its own path, no records yet."""
         self.source_path = source_path
         self.display_path = display_path(source_path)
-        self.context = RenderContext(settings=settings)
+        self.context = RenderContext(settings=self.settings)
 
     @property
     def records(self) -> list[dict[str, Any]]:
