@@ -1,10 +1,10 @@
 """Checker verdicts kept across builds, keyed on the snippet and on the checker's own code.
 
-A block's entry is found by a SHA-256 of its language, options, text and kernel setting;
-inside it each checker's report is stored with a digest of the source files its verdicts
-rest on (its module, the tool it delegates to, the snippet core) and of the external
-programs it runs (path, size, mtime). Editing `tools/wscale/__init__.py` thus changes the sysctl
-checker's digest and no other. All entries live in `.cache/snippets/verdicts.json`,
+Each checker's reports are filed under a digest of the source files its verdicts rest on
+(its module, the tool it delegates to, the snippet core) and of the external programs it
+runs (path, size, mtime), then under a BLAKE2 digest of the block (language, options,
+text, kernel setting). Editing `tools/wscale/__init__.py` thus changes the sysctl checker's
+digest and no other. All reports live in `.cache/snippets/verdicts.json`, keys sorted,
 written to a temporary name and renamed, so a crash never leaves half a file.
 
 `build_digest` names Pelican's reader cache by everything else a post's HTML depends on.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import shutil
 import sys
@@ -28,7 +29,12 @@ DEFAULT_DIRECTORY = Path(".cache/snippets")
 # The code every checker's verdict also rests on: how lines are split and verdicts combined.
 CORE_SOURCES = ("tools/snippets/*.py", "tools/snippets/checkers/base.py")
 CACHE_FILE = "verdicts.json"
-FORMAT = 3  # bump when the entry layout changes
+
+# A finding's fields are plain values, stored as a list in this order.
+FINDING_FIELDS = tuple(field.name for field in fields(Finding))
+finding_values = operator.attrgetter(*FINDING_FIELDS)
+# The layout of the file; a change to Finding's fields changes it too, so old files are dropped.
+FORMAT = "4:" + ",".join(FINDING_FIELDS)
 
 # File digests by path, reused while the file's size and mtime stay the same. Bounded by the
 # number of source files, and revalidated on every use, so it never goes stale across builds.
@@ -107,11 +113,11 @@ def build_digest(settings: dict, content: Path, root: Path = REPO) -> str:
 class VerdictCache:
     """Checker reports kept in one JSON file; `hits`/`misses` count lookups per checker.
 
-    Each block's entry holds, per checker, the digest of the code that produced the report;
-    a report whose digest differs from the checker's current code is checked again. One
+    Reports are filed by checker, then by the digest of the code that produced them, then
+    by block; a checker whose current digest differs finds nothing and checks again. One
     instance serves one build (or one CLI run): each checker's code is hashed once, when
     first needed, so a tool edited between builds is seen by the next build. `flush()`
-    writes what changed (temporary file, then rename), keeping the other entries on disk
+    writes what changed (temporary file, then rename), keeping the other reports on disk
     whose code is still current and dropping those made by code that has changed since.
     """
 
@@ -121,8 +127,9 @@ class VerdictCache:
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
         self._code: dict[str, str] = {}  # checker name -> code digest, fixed for this instance
-        self._entries: dict[str, dict] | None = None  # block key -> checker name -> entry
-        self._changed: dict[str, dict] = {}
+        # checker name -> code digest -> block key -> stored report (list) or fresh Report
+        self._reports: dict[str, dict[str, dict]] | None = None
+        self._changed: dict[str, dict[str, dict[str, Report]]] = {}
 
     @property
     def path(self) -> Path | None:
@@ -137,77 +144,91 @@ class VerdictCache:
 
     def reports(self, checkers, check, language, options, source, kernel) -> list[Report]:
         """Each checker's report on a block: from the cache when its code is unchanged."""
-        if self._entries is None:
-            self._entries = self._read()
-        block = json.dumps([FORMAT, language, sorted(options.items()), source, kernel])
-        key = hashlib.sha256(block.encode()).hexdigest()
-        stored = self._entries.setdefault(key, {})
+        if self._reports is None:
+            self._reports = self._read()
+        key = block_key(language, options, source, kernel)
         reports = []
         for checker in checkers:
-            code = self.code(checker)
-            entry = stored.get(checker.name)
-            if entry is not None and entry.get("code") == code:
-                report = _report(entry)
-                if report is not None:
-                    self.hits[checker.name] = self.hits.get(checker.name, 0) + 1
-                    reports.append(report)
-                    continue
-            self.misses[checker.name] = self.misses.get(checker.name, 0) + 1
-            report = check(checker)
-            stored[checker.name] = _entry(code, report)
-            self._changed[key] = stored
+            name = checker.name
+            code = self._code.get(name) or self.code(checker)
+            filed = self._reports.setdefault(name, {}).setdefault(code, {})
+            report = _report(filed.get(key))
+            if report is not None:
+                self.hits[name] = self.hits.get(name, 0) + 1
+                reports.append(report)
+                continue
+            self.misses[name] = self.misses.get(name, 0) + 1
+            report = filed[key] = check(checker)
+            self._changed.setdefault(name, {}).setdefault(code, {})[key] = report
             reports.append(report)
         return reports
 
-    def _read(self) -> dict[str, dict]:
+    def _read(self) -> dict[str, dict[str, dict]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8")) if self.path else {}
         except (OSError, ValueError):
             return {}  # absent or unreadable: check everything again
-        return data if isinstance(data, dict) and data.pop("format", None) == FORMAT else {}
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return {}
+        reports = data.get("reports")
+        return {
+            name: {code: filed for code, filed in by_code.items() if isinstance(filed, dict)}
+            for name, by_code in (reports.items() if isinstance(reports, dict) else ())
+            if isinstance(by_code, dict)
+        }
 
     def flush(self) -> None:
         """Write the reports checked since the last flush, merged with what is on disk."""
         if not self._changed or self.path is None:
             return
-        entries = {
-            key: kept
-            for key, stored in {**self._read(), **self._changed}.items()
-            if (kept := {name: e for name, e in stored.items() if self._current(name, e)})
-        }
+        merged = self._read()
+        for name, by_code in self._changed.items():
+            for code, fresh in by_code.items():
+                filed = merged.setdefault(name, {}).setdefault(code, {})
+                filed.update({key: _stored(report) for key, report in fresh.items()})
+        reports = {}
+        for name in sorted(merged):
+            current = self._code.get(name)  # hashed here: only its current code is kept
+            kept = {
+                code: dict(sorted(filed.items()))
+                for code, filed in sorted(merged[name].items())
+                if current is None or code == current
+            }
+            if kept:
+                reports[name] = kept
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                # json.dumps encodes in C; json.dump to a stream runs the pure-Python encoder.
-                stream.write(json.dumps({"format": FORMAT, **entries}, sort_keys=True))
+                # Keys are sorted above, so the file is the same bytes for the same reports;
+                # json.dumps encodes in C, json.dump to a stream runs the pure-Python encoder.
+                stream.write(json.dumps({"format": FORMAT, "reports": reports}))
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         self._changed = {}
 
-    def _current(self, name: str, entry: dict) -> bool:
-        """Keep an entry unless its checker's code was hashed here and has changed since."""
-        return isinstance(entry, dict) and self._code.get(name, entry.get("code")) == entry.get(
-            "code"
-        )
+
+def block_key(language: str, options: dict[str, str], source: str, kernel: str) -> str:
+    """The digest a block's reports are filed under: everything a checker reads of it."""
+    # repr of a tuple of strings is unambiguous: distinct blocks never share the text.
+    block = repr((language, sorted(options.items()), source, kernel))
+    return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
-# A finding's fields are plain values: a shallow dict is what asdict's deep copy would give.
-FINDING_FIELDS = tuple(field.name for field in fields(Finding))
+def _stored(report: Report) -> list:
+    """A report as JSON: its badge and each finding's fields in FINDING_FIELDS order."""
+    return [report.badge, [finding_values(finding) for finding in report.findings]]
 
 
-def _entry(code: str, report: Report) -> dict:
-    findings = [
-        {name: getattr(finding, name) for name in FINDING_FIELDS} for finding in report.findings
-    ]
-    return {"code": code, "badge": report.badge, "findings": findings}
-
-
-def _report(entry: dict) -> Report | None:
+def _report(stored) -> Report | None:
+    """The Report a cached entry holds, or None when there is none (or it is malformed)."""
+    if stored is None or isinstance(stored, Report):
+        return stored
+    if not (isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str)):
+        return None
     try:
-        findings = tuple(Finding(**finding) for finding in entry["findings"])
-        return Report(findings, entry["badge"])
-    except (KeyError, TypeError):
+        return Report(tuple(Finding(*finding) for finding in stored[1]), stored[0])
+    except TypeError:  # not a list of findings with FINDING_FIELDS
         return None

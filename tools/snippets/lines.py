@@ -191,6 +191,47 @@ def simple_commands(text: str) -> list[list[str]]:
 # or punctuation character.
 PLAIN_WORDS = re.compile(r"[^'\"\\#;&|()<>]*")
 SHLEX_BLANKS = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, narrower than str.split()'s
+# The tokens of the shlex below (POSIX, whitespace_split, punctuation_chars, `#` comments),
+# for a line with no `#` outside quotes: a run of punctuation, or a word of plain characters,
+# '…' (kept as is), "…" (`\"` and `\\` escaped) and `\`-escaped characters.
+# Possessive: each part has one reading, and a line that fails must fail in linear time.
+SHLEX_PUNCTUATION = r"[;&|()<>]++"
+SHLEX_WORD = r"""(?:[^ \t\r\n;&|()<>'"\\#]++|'[^']*+'|"(?:[^"\\]++|\\.)*+"|\\.)++"""
+SHLEX_LINE = re.compile(rf"(?:[ \t\r\n]++|{SHLEX_PUNCTUATION}|{SHLEX_WORD})*+", re.S)
+SHLEX_TOKEN = re.compile(rf"{SHLEX_PUNCTUATION}|{SHLEX_WORD}", re.S)
+SHLEX_PART = re.compile(r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([^'"\\]+)""", re.S)
+SHLEX_QUOTED_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _shlex_word(raw: str) -> str:
+    """A word as shlex gives it: quotes removed, escapes resolved."""
+    if not any(char in raw for char in "'\"\\"):
+        return raw
+    return "".join(
+        single + _quoted_escapes(double) + escaped + plain
+        for single, double, escaped, plain in SHLEX_PART.findall(raw)
+    )
+
+
+def _quoted_escapes(text: str) -> str:
+    """Inside "…", shlex drops the backslash before `"` and `\\` only."""
+    if "\\" not in text:
+        return text
+    return SHLEX_QUOTED_ESCAPE.sub(lambda m: m[1] if m[1] in '"\\' else m[0], text)
+
+
+def shlex_words(text: str) -> list[str]:
+    """What `shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")` yields with
+    whitespace_split and `#` comments; raises ValueError for an unclosed quote or escape."""
+    if SHLEX_LINE.fullmatch(text):  # no comment, nothing unclosed: the tokens in one pass
+        return [
+            token if token[0] in ";&|()<>" else _shlex_word(token)
+            for token in SHLEX_TOKEN.findall(text)
+        ]
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    return list(lexer)
 
 
 # Every checker splits the same line again: split it once (a bounded memo of pure results).
@@ -199,13 +240,10 @@ def _simple_commands(text: str) -> tuple[tuple[str, ...], ...]:
     if PLAIN_WORDS.fullmatch(text):
         argv = _unwrapped([word for word in SHLEX_BLANKS.split(text) if word])
         return (tuple(argv),) if argv else ()
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
     try:
-        words = list(lexer)
+        words = shlex_words(text)
     except ValueError:
-        return []
+        return ()
     vectors: list[list[str]] = [[]]
     index = 0
     while index < len(words):

@@ -10,6 +10,7 @@ but `\\ $ \\` "`, a backslash outside quotes escapes the next character.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,32 +42,42 @@ def join_continuations(command_line: str, shell: str) -> str:
     return re.sub(re.escape(marker) + r"\r?\n[ \t]*", "" if shell == "cmd" else "", command_line)
 
 
+# Runs of characters cmd.exe copies as they are, outside and inside double quotes.
+CMD_PLAIN = {False: re.compile(rf'[^"^{re.escape(CMD_OPERATORS)}]+'), True: re.compile(r'[^"]+')}
+
+
 def _cmd_line_phase(line: str) -> tuple[str, tuple[str, ...]]:
     """cmd.exe's own pass: drop `^` outside quotes, stop at a command separator.
 
     Redirections are removed; an operator glued to a word (`name:Tom&Jerry`) is reported.
     """
+    if not any(char in line for char in '"^' + CMD_OPERATORS):
+        return line, ()
     out: list[str] = []
     glued: list[str] = []
     in_quote = False
     index = 0
     while index < len(line):
+        run = CMD_PLAIN[in_quote].match(line, index)
+        if run:
+            out.append(run.group())
+            index = run.end()
+            continue
         char = line[index]
         if char == '"':
             in_quote = not in_quote
-            out.append(char)
-        elif in_quote:
             out.append(char)
         elif char == "^":
             # The next character is literal to cmd.exe (a trailing ^ continues the line);
             # the program still sees it, so an escaped " is a quote to the C runtime.
             index += 1
             out.append(line[index : index + 1])
-        elif char in CMD_OPERATORS:
-            word_so_far = "".join(out).rsplit(" ", 1)[-1]
+        else:  # an operator, outside quotes
+            text = "".join(out)
+            word_so_far = text.rsplit(" ", 1)[-1]
             redirection = REDIRECTION.match(line[index - len(word_so_far) :])
             if redirection and (not word_so_far or word_so_far.isdigit()):
-                del out[len(out) - len(word_so_far) :]
+                out = [text[: len(text) - len(word_so_far)]]
                 index += len(redirection.group(0)) - len(word_so_far)
                 if not redirection.group(2):  # `2>&1` has no target word
                     index = _skip_word(line, index)
@@ -74,8 +85,6 @@ def _cmd_line_phase(line: str) -> tuple[str, tuple[str, ...]]:
             if word_so_far:
                 glued.append(word_so_far + line[index:].split(" ", 1)[0])
             break
-        else:
-            out.append(char)
         index += 1
     return "".join(out), tuple(glued)
 
@@ -90,8 +99,21 @@ def _skip_word(line: str, index: int) -> int:
     return index
 
 
+# Runs of characters the C runtime copies as they are, by (inside quotes, program word):
+# the program's word takes backslashes literally.
+CRT_PLAIN = {
+    (False, False): re.compile(r'[^ \t\\"]+'),
+    (True, False): re.compile(r'[^\\"]+'),
+    (False, True): re.compile(r'[^ \t"]+'),
+    (True, True): re.compile(r'[^"]+'),
+}
+CRT_BLANKS = re.compile(r"[ \t]+")
+
+
 def _crt_split(line: str) -> list[Word]:
     """Split a program's command line by the Microsoft C runtime's rules."""
+    if '"' not in line:  # backslashes are literal unless a quote follows them
+        return [Word(word, word, False) for word in CRT_BLANKS.split(line) if word]
     words: list[Word] = []
     index, length = 0, len(line)
     first = True
@@ -102,6 +124,11 @@ def _crt_split(line: str) -> list[Word]:
             return words
         start, text, quoted, in_quote = index, [], False, False
         while index < length and (in_quote or line[index] not in " \t"):
+            run = CRT_PLAIN[in_quote, first].match(line, index)
+            if run:
+                text.append(run.group())
+                index = run.end()
+                continue
             char = line[index]
             if char == "\\" and not first:
                 run = len(line[index:]) - len(line[index:].lstrip("\\"))
@@ -114,16 +141,13 @@ def _crt_split(line: str) -> list[Word]:
                     continue
                 text.append("\\" * run)
                 continue
-            if char == '"':
-                quoted = True
-                if in_quote and not first and line[index + 1 : index + 2] == '"':
-                    text.append('"')  # "" inside quotes: a literal quote
-                    index += 2
-                    continue
-                in_quote = not in_quote
-                index += 1
+            # a double quote
+            quoted = True
+            if in_quote and not first and line[index + 1 : index + 2] == '"':
+                text.append('"')  # "" inside quotes: a literal quote
+                index += 2
                 continue
-            text.append(char)
+            in_quote = not in_quote
             index += 1
         raw = line[start:index]
         words.append(Word("".join(text), raw, quoted))
@@ -192,6 +216,9 @@ def split_sh(command_line: str) -> Split:
     return Split(tuple(words), tuple(glued))
 
 
+# The linter splits a line to find its program, then again to check it: a bounded memo of
+# pure results (Split and Word are frozen).
+@functools.lru_cache(maxsize=1024)
 def split(command_line: str, shell: str) -> Split:
     if shell not in SHELLS:
         raise VcbError(f"unknown shell {shell!r} (expected cmd or sh)")

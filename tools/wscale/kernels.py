@@ -12,6 +12,7 @@ the algorithm of every era, parameterised by the row:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -199,7 +200,9 @@ class KernelChoice(NamedTuple):
 VERSION = re.compile(r"(?P<numbers>\d+(?:\.\d+){1,3})(?:[-+~_].*)?")
 
 
+@functools.lru_cache(maxsize=64)
 def version_key(version: str) -> tuple[int, ...]:
+    """(2, 6, 17) for "2.6.17": remembered, as every check of a snippet asks again."""
     match = VERSION.fullmatch(version)
     if not match:
         raise WscaleError(f"unknown kernel version {version!r} (e.g. 2.6.17, 4.20, 6.10, today)")
@@ -208,7 +211,14 @@ def version_key(version: str) -> tuple[int, ...]:
 
 def find_era(version: str) -> Era:
     """The era a kernel version belongs to: the last row whose version is not above it."""
-    version = ALIASES.get(str(version).strip().lower(), str(version).strip())
+    return _era_of(str(version).strip())
+
+
+# The era table is fixed for the life of the process: remember the era of each version asked
+# (a bounded memo; an unknown version raises and is not remembered).
+@functools.lru_cache(maxsize=64)
+def _era_of(version: str) -> Era:
+    version = ALIASES.get(version.lower(), version)
     wanted = version_key(version)
     rows = [era for era in ERAS if version_key(era.version) <= wanted]
     if not rows:

@@ -79,6 +79,22 @@ ECHO = re.compile(
 )
 CONF = re.compile(r"^-?(?P<key>[A-Za-z0-9_]+(?:[./][A-Za-z0-9_-]+)+)\s*=\s*(?P<value>.*?)\s*$")
 PROMPT = re.compile(r"^(?:\$\s+)?(?:sudo\s+)?")
+INTEGER = re.compile(r"-?\d+")
+# Values shlex.split reads without its state machine: one quoted string without escapes,
+# or words with no quote or backslash at all, split at shlex's whitespace only.
+QUOTED = re.compile(r""""([^"\\]*)"|'([^']*)'""")
+UNQUOTED = re.compile(r"""[^'"\\]*""")
+BLANKS = re.compile(r"[ \t\r\n]+")
+
+
+def _words(value: str) -> list[str]:
+    """`shlex.split(value)`, most values read in one regular-expression match."""
+    quoted = QUOTED.fullmatch(value)
+    if quoted:
+        return [quoted[1] if quoted[1] is not None else quoted[2]]
+    if UNQUOTED.fullmatch(value):
+        return [word for word in BLANKS.split(value) if word]
+    return shlex.split(value)
 
 
 def _assignments(text: str) -> list[tuple[str, str]] | str:
@@ -89,9 +105,9 @@ def _assignments(text: str) -> list[tuple[str, str]] | str:
     echo = ECHO.match(command)
     if echo:
         key = echo["path"].removeprefix("/proc/sys/").replace("/", ".")
-        return [(key, " ".join(shlex.split(echo["value"])))]
+        return [(key, " ".join(_words(echo["value"])))]
     if command.split(maxsplit=1)[0] == "sysctl":
-        words = shlex.split(command)[1:]
+        words = _words(command)[1:]
         pairs = [word.partition("=")[::2] for word in words if "=" in word]
         if not pairs:
             return "a sysctl command that sets nothing"
@@ -107,13 +123,13 @@ def _check(key: str, value: str) -> tuple[tuple[int, ...], str, str]:
     words = value.split()
     if not key.startswith("net."):
         return (), "ignored", f"{key}: not a network setting"
-    numeric = all(re.fullmatch(r"-?\d+", word) for word in words)
+    numeric = all(INTEGER.fullmatch(word) for word in words)
     rule = KEYS.get(key)
     if rule is None:  # e.g. tcp_congestion_control = bbr: its values may be words
         values = tuple(int(word) for word in words) if numeric else ()
         return values, "warning", f"{key}: not a setting this checker knows; values not checked"
     if not numeric:
-        bad = next(word for word in words if not re.fullmatch(r"-?\d+", word))
+        bad = next(word for word in words if not INTEGER.fullmatch(word))
         return (), "error", f"{key}: {bad!r} is not an integer"
     values = tuple(int(word) for word in words)
     short = key.rsplit(".", 1)[1]
