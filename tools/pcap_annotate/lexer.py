@@ -11,9 +11,10 @@ setuptools entry point.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from pygments.lexer import Lexer, RegexLexer, bygroups, include
+from pygments.lexer import Lexer, include
 from pygments.token import (
     Generic,
     Keyword,
@@ -25,6 +26,8 @@ from pygments.token import (
     Text,
     Whitespace,
 )
+
+from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups
 
 # Pygments loads a lexer module by walking its __all__, which must name lexer classes only.
 __all__ = ["TcpdumpLexer", "ConsoleTraceLexer"]
@@ -41,8 +44,8 @@ _FIELD_WORDS = r"seq|ack|win|urg|length|cksum|options|sack"
 _OPTION_WORDS = r"mss|sackOK|timestamp|TS val|ecr|nop|eol|wscale|sack|md5|mptcp|tfo|unknown-\d+"
 
 
-class TcpdumpLexer(RegexLexer):
-    """tcpdump's text output (3.x and 4.x line formats)."""
+class TcpdumpLexer(AlternationLexer):
+    """tcpdump's text output (3.x and 4.x line formats); RegexLexer's tokens, one match a token."""
 
     name = "tcpdump"
     aliases = ["tcpdump"]
@@ -123,9 +126,7 @@ class ConsoleTraceLexer(Lexer):
     mimetypes: list[str] = []
 
     def get_tokens_unprocessed(self, text):
-        from pygments.lexers.shell import BashLexer
-
-        shell, trace, offset = BashLexer(), TcpdumpLexer(), 0
+        (shell, trace), offset = _line_lexers(), 0
         for line in text.splitlines(keepends=True):
             prompt = PROMPT.match(line.rstrip("\n"))
             if prompt:
@@ -139,6 +140,14 @@ class ConsoleTraceLexer(Lexer):
                 for index, token, value in trace.get_tokens_unprocessed(line):
                     yield offset + index, token, value
             offset += len(line)
+
+
+@functools.cache
+def _line_lexers():
+    """The shell and trace lexers of ConsoleTraceLexer: they keep no state between texts."""
+    from pygments.lexers.shell import BashLexer
+
+    return BashLexer(), TcpdumpLexer()
 
 
 LEXERS = {"tcpdump": TcpdumpLexer, "console-with-trace": ConsoleTraceLexer}

@@ -1,0 +1,311 @@
+"""The alternation engine gives Pygments' RegexLexer tokens, token for token.
+
+The oracle is Pygments' own `RegexLexer` driving the same `tokens` table, and the
+console lexer as opskb first wrote it (a fresh BashLexer and RegexLexer per text). They
+are compared on every trace in the posts and tests/data, tcpdump's output for every
+capture at hand, and seeded random lines made of trace fragments and characters that
+no rule matches. A copy of the table with two rules swapped must fail the comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, ROOT, require_path, require_tool
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer, RegexLexer, default, include, this, using
+from pygments.lexer import bygroups as pygments_bygroups
+from pygments.lexers.shell import BashLexer
+from pygments.token import Comment, Error, Generic, Keyword, Name, Number, Whitespace
+from test_pcap_text import SOURCE_TRACE
+
+from tools.pcap_annotate.lexer import PROMPT, ConsoleTraceLexer, TcpdumpLexer
+from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups
+
+ReferenceTcpdumpLexer = type(
+    "ReferenceTcpdumpLexer", (RegexLexer,), {"tokens": TcpdumpLexer.tokens}
+)
+
+
+class ReferenceConsoleTraceLexer(Lexer):
+    """ConsoleTraceLexer as first written: new Pygments lexers per text, one line at a time."""
+
+    def get_tokens_unprocessed(self, text):
+        shell, trace, offset = BashLexer(), ReferenceTcpdumpLexer(), 0
+        for line in text.splitlines(keepends=True):
+            prompt = PROMPT.match(line.rstrip("\n"))
+            if prompt:
+                yield offset, Generic.Prompt, prompt["prompt"]
+                start = offset + len(prompt["prompt"])
+                for index, token, value in shell.get_tokens_unprocessed(
+                    line[len(prompt["prompt"]) :]
+                ):
+                    yield start + index, token, value
+            else:
+                for index, token, value in trace.get_tokens_unprocessed(line):
+                    yield offset + index, token, value
+            offset += len(line)
+
+
+TCPDUMP_OPTIONS = [("-n",), ("-n", "-v"), ("-n", "-tttt", "-e"), ("-n", "-ttt", "-#"), ("-tt",)]
+TCPDUMP_OPTIONS += [("-n", "-vv", "-x"), ("-n", "-S", "-ttttt")]
+
+FRAGMENTS = [
+    "root@oldlace:~# tcpdump -ni bond0 port 80",
+    "$ sudo tcpdump -r x.pcap",
+    "tcpdump: ",
+    "listening on eth0",
+    "12 packets captured",
+    "1 packet received by filter",
+    "  12  ",
+    "1.2.3.4.42501",
+    "203.16.234.85.80",
+    "2001:db8::1.5",
+    "::ffff:10.0.0.1.443",
+    "fe80::1.ssh",
+    "host.example.http",
+    " > ",
+    ": ",
+    ": S ",
+    ": . ",
+    ": P ",
+    ": FP ",
+    " S 0:0 ",
+    "0:0(0)",
+    "1:352(351)",
+    "5:9(",
+    "Flags [S.]",
+    "Flags [",
+    "Flags[P.],",
+    "options [",
+    "options[mss 1460,",
+    "sackOK,TS val 1 ecr 0,nop,wscale 7]",
+    "<mss 1460,sackOK,timestamp 94318 0,nop,wscale 6>",
+    "<nop,nop,sack 1 {5:9}>",
+    "<unknown-34 0x1>",
+    "<",
+    ">",
+    "]",
+    "[",
+    "{",
+    "}",
+    "(DF)",
+    "[DF]",
+    " DF ",
+    "IP",
+    "IP6",
+    "IPX",
+    " seq ",
+    "ack",
+    " win ",
+    "length 0",
+    "cksum 0x1c46 (correct)",
+    "urg 1",
+    "0x0000:  4500 003c",
+    "06:52:57.123456",
+    "-00:00:00.000001",
+    "2006-09-06 10:20:30.5",
+    "1157538030.123456",
+    "1. 000123 ",
+    "000123 ",
+    "mss",
+    "md5",
+    "mptcp",
+    "tfo",
+    "eol",
+    "sack",
+    "\t",
+    " ",
+    "  ",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x0c",
+    "\x0b",
+    "\u2028",
+    "\x85",
+    "é",
+    "#",
+    "$ ",
+    "% ",
+    ">>",
+    "-",
+    "_",
+    ".",
+    ",",
+    ":",
+    "(",
+    ")",
+    "0",
+    "65535",
+    "4294967295",
+]
+ALPHABET = " \t\n\r\x0b\x0c\x1c\x85\u2028<>[]{}(),.:;#$%@~/\\-_=|*?!'\"`0123456789abcfxAFSPé中"
+
+
+def random_texts(count: int, seed: int) -> list[str]:
+    """Seeded lines of trace fragments and loose characters, some several lines long."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        parts = [
+            rng.choice(FRAGMENTS) if rng.random() < 0.7 else rng.choice(ALPHABET)
+            for _ in range(rng.randint(1, 30))
+        ]
+        texts.append("".join(parts))
+    return texts
+
+
+def fenced_bodies(text: str) -> list[str]:
+    return re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def written_texts() -> list[str]:
+    """The posts (whole, and each fenced block) and the text files of tests/data."""
+    texts = [SOURCE_TRACE]
+    for path in sorted((ROOT / "content" / "posts").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        texts += [text, *fenced_bodies(text)]
+    texts += [
+        path.read_text(encoding="utf-8") for path in sorted((ROOT / "tests/data").glob("*.md"))
+    ]
+    return texts
+
+
+def printed_by_tcpdump(captures: list[Path]) -> list[str]:
+    tcpdump = require_tool("tcpdump")
+    env = {**os.environ, "TZ": "UTC"}
+    return [
+        subprocess.run(
+            [tcpdump, "-c", "100", *options, "-r", str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+        for path in captures
+        for options in TCPDUMP_OPTIONS
+    ]
+
+
+def assert_same_tokens(texts: list[str], lexer, reference) -> None:
+    for text in texts:
+        expected = list(reference.get_tokens_unprocessed(text))
+        assert list(lexer.get_tokens_unprocessed(text)) == expected, text
+
+
+RANDOM = random_texts(4000, seed=20061)
+
+
+def test_posts_and_test_data_lex_the_same():
+    texts = written_texts()
+    assert_same_tokens(texts, TcpdumpLexer(), ReferenceTcpdumpLexer())
+    assert_same_tokens(texts, ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
+
+
+@pytest.mark.needs_tool
+def test_tcpdump_output_of_every_capture_lexes_the_same():
+    captures = sorted((ROOT / "content" / "posts").glob("*.pcap"))
+    captures += sorted((ROOT / "tests" / "data").glob("*.pcap"))
+    captures += sorted(require_path(CAPTURES, "the shared captures").glob("*.pcap*"))
+    texts = [text for text in printed_by_tcpdump(captures) if text]
+    assert len(texts) >= len(captures) * len(TCPDUMP_OPTIONS) - 2
+    assert_same_tokens(texts, TcpdumpLexer(), ReferenceTcpdumpLexer())
+    console = [f"# tcpdump -r x.pcap\n{text}" for text in texts]
+    assert_same_tokens(console, ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
+
+
+def test_random_lines_lex_the_same():
+    reference = ReferenceTcpdumpLexer()
+    errors = sum(
+        token is Error for text in RANDOM for _, token, _ in reference.get_tokens_unprocessed(text)
+    )
+    assert errors > 100  # the corpus reaches the fallback for characters no rule takes
+    assert_same_tokens(RANDOM, TcpdumpLexer(), reference)
+    assert_same_tokens(RANDOM[:1000], ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"stripnl": False, "ensurenl": False}, {"tabsize": 4, "stripall": True}]
+)
+def test_get_tokens_and_html_are_the_same(options):
+    formatter = HtmlFormatter(cssclass="highlight")
+    for text in [SOURCE_TRACE, *RANDOM[:300]]:
+        for lexer, reference in [
+            (TcpdumpLexer(**options), ReferenceTcpdumpLexer(**options)),
+            (ConsoleTraceLexer(**options), ReferenceConsoleTraceLexer(**options)),
+        ]:
+            assert list(lexer.get_tokens(text)) == list(reference.get_tokens(text))
+            assert highlight(text, lexer, formatter) == highlight(text, reference, formatter)
+
+
+def test_a_rule_out_of_order_is_caught():
+    swapped = dict(TcpdumpLexer.tokens)
+    line = list(swapped["line"])
+    plain_number = next(i for i, rule in enumerate(line) if rule[0] == r"\d+")
+    line.insert(1, line.pop(plain_number))  # numbers before addresses and "1:352(351)"
+    swapped["line"] = line
+    mutant = type("SwappedTcpdumpLexer", (AlternationLexer,), {"tokens": swapped})()
+    reference = ReferenceTcpdumpLexer()
+    differing = [
+        text
+        for text in [SOURCE_TRACE, *RANDOM[:200]]
+        if list(mutant.get_tokens_unprocessed(text)) != list(reference.get_tokens_unprocessed(text))
+    ]
+    assert SOURCE_TRACE in differing and len(differing) > 20
+
+
+# A grammar using what the tcpdump table does not: '#push', '#pop:2', pushes of several
+# states, default(), a group left out of bygroups, Pygments' own bygroups and using(),
+# rules anchored at a line's start, and characters that reach the end-of-line reset.
+TOY_TOKENS = {
+    "root": [
+        (r"^#.*$", Comment),
+        (r"a+", Name, "#push"),
+        (r"b", Keyword, ("inner", "inner")),
+        (r"(c)(d)?(e)", bygroups(Name.Class, None, Name.Builtin)),
+        (r"(f)(g*)", bygroups(Name.Function, using(this, state="inner"))),
+        (r"(h)(i)?", pygments_bygroups(Name.Tag, Name.Label)),
+        include("common"),
+    ],
+    "inner": [
+        (r"x", Name.Other, "#pop"),
+        (r"y", Name.Other, "#pop:2"),
+        (r"z", Name.Other, ("#pop", "#push")),
+        (r"g", Name.Other),
+        include("common"),
+        default("#pop"),
+    ],
+    "common": [(r"[ \t]+", Whitespace), (r"\d+", Number), (r"!", Error, "inner")],
+}
+
+
+def test_state_machine_features_match_regexlexer():
+    toy = type("Toy", (AlternationLexer,), {"tokens": TOY_TOKENS})()
+    reference = type("ToyReference", (RegexLexer,), {"tokens": TOY_TOKENS})()
+    rng = random.Random(7)
+    texts = [
+        "".join(rng.choice("aabcdefghixyz 0123#!\n\t;é") for _ in range(40)) for _ in range(3000)
+    ]
+    resets = sum(
+        (token is Whitespace and value == "\n")
+        for text in texts
+        for _, token, value in reference.get_tokens_unprocessed(text)
+    )
+    assert resets > 100  # newline reaches the fallback that resets the stack to root
+    assert_same_tokens(texts, toy, reference)
+    assert list(toy.get_tokens_unprocessed("xab", stack=("root", "inner"))) == list(
+        reference.get_tokens_unprocessed("xab", stack=("root", "inner"))
+    )
+
+
+@pytest.mark.parametrize("rule", [r"(a)\1", r"(?P<x>a)(?P=x)", r"(?i)abc", r"(a)?(?(1)b|c)"])
+def test_rules_that_cannot_join_an_alternation_are_refused(rule):
+    lexer = type("Refused", (AlternationLexer,), {"tokens": {"root": [(rule, Name)]}})()
+    with pytest.raises(ValueError, match="cannot share one alternation"):
+        list(lexer.get_tokens_unprocessed("abc"))
