@@ -127,9 +127,10 @@ class VerdictCache:
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
         self._code: dict[str, str] = {}  # checker name -> code digest, fixed for this instance
-        # checker name -> code digest -> block key -> stored report (list) or fresh Report
+        # checker name -> code digest -> block key -> stored report (list) or Report
         self._reports: dict[str, dict[str, dict]] | None = None
-        self._changed: dict[str, dict[str, dict[str, Report]]] = {}
+        self._filed: dict[str, dict] = {}  # checker name -> its reports under its current code
+        self._fresh: dict[str, dict[str, Report]] = {}  # checker name -> reports checked here
 
     @property
     def path(self) -> Path | None:
@@ -144,24 +145,33 @@ class VerdictCache:
 
     def reports(self, checkers, check, language, options, source, kernel) -> list[Report]:
         """Each checker's report on a block: from the cache when its code is unchanged."""
-        if self._reports is None:
-            self._reports = self._read()
         key = block_key(language, options, source, kernel)
         reports = []
         for checker in checkers:
             name = checker.name
-            code = self._code.get(name) or self.code(checker)
-            filed = self._reports.setdefault(name, {}).setdefault(code, {})
-            report = _report(filed.get(key))
-            if report is not None:
+            filed = self._filed.get(name)
+            if filed is None:
+                filed = self._file_of(checker)
+            report = filed.get(key)
+            if report is not None and report.__class__ is not Report:
+                report = filed[key] = _report(report)
+            if report is None:
+                self.misses[name] = self.misses.get(name, 0) + 1
+                report = filed[key] = self._fresh[name][key] = check(checker)
+            else:
                 self.hits[name] = self.hits.get(name, 0) + 1
-                reports.append(report)
-                continue
-            self.misses[name] = self.misses.get(name, 0) + 1
-            report = filed[key] = check(checker)
-            self._changed.setdefault(name, {}).setdefault(code, {})[key] = report
             reports.append(report)
         return reports
+
+    def _file_of(self, checker: Checker) -> dict:
+        """The reports of a checker's current code: read from disk on first use."""
+        if self._reports is None:
+            self._reports = self._read()
+        code = self.code(checker)
+        filed = self._reports.setdefault(checker.name, {}).setdefault(code, {})
+        self._filed[checker.name] = filed
+        self._fresh.setdefault(checker.name, {})
+        return filed
 
     def _read(self) -> dict[str, dict[str, dict]]:
         try:
@@ -179,35 +189,35 @@ class VerdictCache:
 
     def flush(self) -> None:
         """Write the reports checked since the last flush, merged with what is on disk."""
-        if not self._changed or self.path is None:
+        if not any(self._fresh.values()) or self.path is None:
             return
         merged = self._read()
-        for name, by_code in self._changed.items():
-            for code, fresh in by_code.items():
-                filed = merged.setdefault(name, {}).setdefault(code, {})
-                filed.update({key: _stored(report) for key, report in fresh.items()})
+        for name, fresh in self._fresh.items():
+            if fresh:
+                filed = merged.setdefault(name, {}).setdefault(self._code[name], {})
+                filed.update(zip(fresh, map(_stored, fresh.values()), strict=True))
         reports = {}
-        for name in sorted(merged):
+        for name, by_code in merged.items():
             current = self._code.get(name)  # hashed here: only its current code is kept
-            kept = {
-                code: dict(sorted(filed.items()))
-                for code, filed in sorted(merged[name].items())
-                if current is None or code == current
-            }
+            kept = {code: filed for code, filed in by_code.items() if current in (None, code)}
             if kept:
                 reports[name] = kept
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                # Keys are sorted above, so the file is the same bytes for the same reports;
+                # Sorted keys: the same reports give the same bytes, whatever the order checked.
                 # json.dumps encodes in C, json.dump to a stream runs the pure-Python encoder.
-                stream.write(json.dumps({"format": FORMAT, "reports": reports}))
+                text = json.dumps(
+                    {"format": FORMAT, "reports": reports}, sort_keys=True, separators=(",", ":")
+                )
+                stream.write(text)
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self._changed = {}
+        for fresh in self._fresh.values():
+            fresh.clear()
 
 
 def block_key(language: str, options: dict[str, str], source: str, kernel: str) -> str:
@@ -217,18 +227,21 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
     return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
+EMPTY = Report()  # what most checkers say of most blocks: nothing
+
+
 def _stored(report: Report) -> list:
-    """A report as JSON: its badge and each finding's fields in FINDING_FIELDS order."""
-    return [report.badge, [finding_values(finding) for finding in report.findings]]
+    """A report as JSON: its badge, then each finding's fields in FINDING_FIELDS order."""
+    return [report.badge, *map(finding_values, report.findings)]
 
 
 def _report(stored) -> Report | None:
-    """The Report a cached entry holds, or None when there is none (or it is malformed)."""
-    if stored is None or isinstance(stored, Report):
-        return stored
-    if not (isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str)):
+    """The Report a stored entry holds, or None when it is malformed."""
+    if not (isinstance(stored, list) and stored and isinstance(stored[0], str)):
         return None
+    if len(stored) == 1 and not stored[0]:
+        return EMPTY
     try:
-        return Report(tuple(Finding(*finding) for finding in stored[1]), stored[0])
+        return Report(tuple(Finding(*finding) for finding in stored[1:]), stored[0])
     except TypeError:  # not a list of findings with FINDING_FIELDS
         return None

@@ -205,7 +205,7 @@ SHLEX_QUOTED_ESCAPE = re.compile(r"\\(.)", re.S)
 
 def _shlex_word(raw: str) -> str:
     """A word as shlex gives it: quotes removed, escapes resolved."""
-    if not any(char in raw for char in "'\"\\"):
+    if "'" not in raw and '"' not in raw and "\\" not in raw:
         return raw
     return "".join(
         single + _quoted_escapes(double) + escaped + plain
@@ -248,12 +248,13 @@ def _simple_commands(text: str) -> tuple[tuple[str, ...], ...]:
     index = 0
     while index < len(words):
         word = words[index]
-        if set(word) <= set("<>&") and set(word) & set("<>"):
+        # (`set(word) <= set(chars)`, in C: nothing is left once those characters are stripped)
+        if not word.strip("<>&") and ("<" in word or ">" in word):
             if vectors[-1] and vectors[-1][-1] in {"0", "1", "2"}:
                 vectors[-1].pop()  # the descriptor of `2>&1`
             index += 2  # the operator and its target
             continue
-        if set(word) <= set(";&|()"):
+        if not word.strip(";&|()"):  # a separator (or an empty quoted word, as ever)
             vectors.append([])
         else:
             vectors[-1].append(word)
@@ -261,11 +262,14 @@ def _simple_commands(text: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(argv) for argv in map(_unwrapped, vectors) if argv)
 
 
+ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=")  # `VAR=value` before a command
+
+
 def _unwrapped(argv: list[str]) -> list[str]:
     index = 0
     while index < len(argv):
         word = argv[index]
-        if word in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", word):
+        if word in WRAPPERS or ASSIGNMENT.match(word):
             index += 1
         elif index and argv[index - 1] in WRAPPERS and word.startswith("-"):
             index += 1  # an option of the wrapper (`sudo -E`)

@@ -46,6 +46,9 @@ TOKEN = re.compile(
     """,
     re.X,
 )
+# TOKEN, or any other character: one pass over a script finds every token or the first
+# character outside the subset (no TOKEN alternative matches an empty text).
+SCAN = re.compile(TOKEN.pattern + r"| (?P<other>.)", re.X | re.S)
 CONTINUATION = "\\\n"
 JOINERS = frozenset({"&&", "||", "|"})  # need a command after them, on this line or a later one
 
@@ -55,15 +58,14 @@ def tokens(script: str) -> list[tuple[str, str]] | None:
 
     A word's text has its `\\`-newlines removed, as bash reads it (`i\\<newline>f` is `if`).
     """
-    found, at = [], 0
-    while at < len(script):
-        match = TOKEN.match(script, at)
-        if match is None:
-            return None
+    found = []
+    for match in SCAN.finditer(script):
         kind = match.lastgroup
-        if kind not in ("blank", "comment"):
-            found.append((kind, match.group().replace(CONTINUATION, "")))
-        at = match.end()
+        if kind == "other":
+            return None
+        if kind != "blank" and kind != "comment":
+            text = match.group()
+            found.append((kind, text.replace(CONTINUATION, "") if "\\" in text else text))
     return found
 
 
