@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,6 +106,17 @@ def _coverage(commands, findings: list[Finding], reason: str) -> list[Finding]:
     return []
 
 
+# The registry is fixed for the life of the process: which checkers know each dialect family.
+_checkers_by_family: dict[str, tuple] = {}
+LINE = operator.attrgetter("line")
+
+
+def _checkers_of(family: str) -> tuple:
+    if family not in _checkers_by_family:
+        _checkers_by_family[family] = tuple(c for c in CHECKERS if family in c.families)
+    return _checkers_by_family[family]
+
+
 def check_block(
     language: str,
     source: str,
@@ -122,8 +134,8 @@ def check_block(
     snippet = Snippet(
         language, dialect.family if dialect else "", source, commands, kernel_option or kernel
     )
-    checkers = [c for c in CHECKERS if dialect is not None and dialect.family in c.families]
-    if cache is None:
+    checkers = _checkers_of(dialect.family) if dialect is not None else ()
+    if cache is None or not checkers:
         found = [checker.check(snippet) for checker in checkers]
     else:
         found = cache.reports(
@@ -133,7 +145,7 @@ def check_block(
     reports = [(checker.name, report) for checker, report in zip(checkers, found, strict=True)]
     findings = [finding for _, report in reports for finding in report.findings]
     findings += _coverage(commands, findings, reason)
-    findings.sort(key=lambda finding: finding.line)
+    findings.sort(key=LINE)
     used = tuple(name for name, report in reports if report.findings)
     if not used:
         why = reason or f"no checker knows {language or 'unlabelled'!r} blocks"

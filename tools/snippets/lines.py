@@ -34,7 +34,9 @@ def _prompts(*patterns: str) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern) for pattern in patterns)
 
 
-SH_CONTINUATION = re.compile(r"(?:(?<!\\)(?:\\\\)*\\|\|\||&&|\|)\s*$")
+# Every continuation starts with one of the characters of the lookahead, which lets a search
+# skip the other positions of a line at once.
+SH_CONTINUATION = re.compile(r"(?=[\\|&])(?:(?<!\\)(?:\\\\)*\\|\|\||&&|\|)\s*$")
 SH_COMMENT = re.compile(r"^\s*#")
 # In a script `# ` starts a comment; in a console session it is root's prompt.
 SH_SCRIPT = Dialect(
@@ -55,7 +57,7 @@ SH_CONSOLE = Dialect(
 CMD = Dialect(
     "cmd",
     _prompts(r"^[A-Za-z]:(?:\\[^>\n]*)?> ?"),
-    re.compile(r"(?<!\^)(?:\^\^)*\^\s*$"),
+    re.compile(r"(?=\^)(?<!\^)(?:\^\^)*\^\s*$"),
     re.compile(r"^\s*(?:@?rem(?:\s|$)|::)", re.IGNORECASE),
 )
 POWERSHELL = Dialect(

@@ -37,7 +37,24 @@ def _number(low: int, high: int) -> Callable[[str], str | None]:
     return validate
 
 
+# A dotted quad without leading zeros, optionally with a prefix length: what most routes
+# name. ipaddress reads the rest (and words every error).
+IPV4 = re.compile(r"\.".join([r"(0|[1-9][0-9]{0,2})"] * 4))
+IPV4_PREFIX = re.compile(IPV4.pattern + r"/(0|[1-9][0-9]?)")
+
+
+def _ipv4(match: re.Match) -> int | None:
+    """The address of an IPV4 match as an integer, None when an octet is above 255."""
+    octets = [int(part) for part in match.groups()[:4]]
+    if max(octets) > 255:
+        return None
+    return octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]
+
+
 def _address(value: str) -> str | None:
+    quad = IPV4.fullmatch(value)
+    if quad and _ipv4(quad) is not None:
+        return None  # what ipaddress.ip_address accepts
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -85,6 +102,11 @@ ATTRIBUTES: dict[str, Callable[[str], str | None]] = {
 def _prefix(value: str) -> str | None:
     if value in {"default", "all", "any"}:
         return None
+    network = IPV4_PREFIX.fullmatch(value)
+    if network:
+        address, length = _ipv4(network), int(network[5])
+        if address is not None and length <= 32 and not address & (0xFFFFFFFF >> length):
+            return None  # what ipaddress.ip_network(strict=True) accepts: no host bits set
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as error:

@@ -27,21 +27,22 @@ RESERVED = frozenset(
     "until while".split()
 )
 # One token of the subset, tried in order at each position; anything else matches nothing.
+# (Runs of plain characters are taken whole, `++`: no other part of a word starts with one.)
 # A `\`-newline is removed by bash before anything else: between words it is a blank, inside
 # a word or a double-quoted string it joins the two lines; inside '…' it is two letters.
 TOKEN = re.compile(
     r"""
-      (?P<blank>(?:[ \t]|\\\n)+)
+      (?P<blank>(?:[ \t]++|\\\n)+)
     | (?P<comment>\#[^\n]*)
     | (?P<newline>\n)
     | (?P<op>&&|\|\||[|;]|&(?!>))
     | (?P<redirect>[0-9]*(?:>>|>&|>|<)(?![(&|<>;]))
     | (?P<word>(?:
-          [A-Za-z0-9_./:=,+@%^~*?#-]
+          [A-Za-z0-9_./:=,+@%^~*?#-]++
         | \$[A-Za-z0-9_?]
         | \\(?:[^\x00-\x1f\x7f]|\n)
         | '[^'\x00-\x08\x0b-\x1f\x7f]*'
-        | "(?:[^"\\$`!\x00-\x08\x0b-\x1f\x7f]|\\[^\x00-\x08\x0b-\x1f\x7f]|\$[A-Za-z0-9_?])*"
+        | "(?:[^"\\$`!\x00-\x08\x0b-\x1f\x7f]++|\\[^\x00-\x08\x0b-\x1f\x7f]|\$[A-Za-z0-9_?])*"
       )+)
     """,
     re.X,

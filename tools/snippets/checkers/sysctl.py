@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tools.snippets.lines import simple_commands
@@ -12,8 +13,10 @@ NAME = "sysctl"
 PROC_SYS_NET = re.compile(r"/proc/sys/net/")
 PROC_SYS = re.compile(r"/proc/sys/")
 CONF_NET = re.compile(r"^\s*-?net[./]\S+\s*=")
+WRITES = re.compile(r">|\btee\b")
 
 
+@functools.cache  # found once per process: a `from … import` per block costs more than the check
 def _sysctl_report():
     try:
         from tools.wscale import sysctl_report
@@ -24,7 +27,7 @@ def _sysctl_report():
 
 def _writes(command: str) -> bool:
     """Whether a command sets a sysctl (and so needs root)."""
-    if PROC_SYS.search(command) and re.search(r">|\btee\b", command):
+    if PROC_SYS.search(command) and WRITES.search(command):
         return True
     return any(
         argv[0] == "sysctl" and any("=" in word or word in {"-w", "-p"} for word in argv[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from tools.snippets.lines import simple_commands
 
@@ -26,10 +27,10 @@ ELIDED = str.maketrans("", "", "\"'\\^\r\n \t")
 
 
 @functools.lru_cache(maxsize=1)
-def _names(vcb) -> tuple[str, ...]:
-    """Every text a VCB program's name contains: its names, near-miss names, `vcb`."""
+def _names(vcb) -> re.Pattern[str]:
+    """Any text a VCB program's name contains: its names, near-miss names, `vcb`."""
     names = {name.lower() for name in vcb.model.COMMANDS} | set(vcb.model.MISNAMED) | {"vcb"}
-    return tuple(sorted(names))
+    return re.compile("|".join(map(re.escape, sorted(names))))
 
 
 def may_run_vcb(vcb, text: str) -> bool:
@@ -38,8 +39,7 @@ def may_run_vcb(vcb, text: str) -> bool:
     The linter's shells only delete characters (ELIDED) from a line to make its words, so
     a word naming a VCB program leaves that name in the line with those characters removed.
     """
-    squeezed = text.lower().translate(ELIDED)
-    return any(name in squeezed for name in _names(vcb))
+    return _names(vcb).search(text.lower().translate(ELIDED)) is not None
 
 
 def destructive(text: str) -> str:
