@@ -26,7 +26,7 @@ from pygments.token import Comment, Error, Generic, Keyword, Name, Number, White
 from test_pcap_text import SOURCE_TRACE
 
 from tools.pcap_annotate.lexer import PROMPT, ConsoleTraceLexer, TcpdumpLexer
-from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups
+from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups, needs_line_start
 
 ReferenceTcpdumpLexer = type(
     "ReferenceTcpdumpLexer", (RegexLexer,), {"tokens": TcpdumpLexer.tokens}
@@ -268,6 +268,7 @@ TOY_TOKENS = {
         (r"^#.*$", Comment),
         (r"a+", Name, "#push"),
         (r"b", Keyword, ("inner", "inner")),
+        (r"^q|r", Name.Entity),  # anchored in one branch only: tried anywhere
         (r"(c)(d)?(e)", bygroups(Name.Class, None, Name.Builtin)),
         (r"(f)(g*)", bygroups(Name.Function, using(this, state="inner"))),
         (r"(h)(i)?", pygments_bygroups(Name.Tag, Name.Label)),
@@ -281,7 +282,13 @@ TOY_TOKENS = {
         include("common"),
         default("#pop"),
     ],
-    "common": [(r"[ \t]+", Whitespace), (r"\d+", Number), (r"!", Error, "inner")],
+    "common": [
+        (r"[ \t]+", Whitespace),
+        (r"\d+", Number),
+        (r"!", Error, "inner"),
+        (r"^%+", Comment.Special),  # two anchored rules in a row, last in the state
+        (r"\A%", Comment.Preproc),
+    ],
 }
 
 
@@ -290,7 +297,8 @@ def test_state_machine_features_match_regexlexer():
     reference = type("ToyReference", (RegexLexer,), {"tokens": TOY_TOKENS})()
     rng = random.Random(7)
     texts = [
-        "".join(rng.choice("aabcdefghixyz 0123#!\n\t;é") for _ in range(40)) for _ in range(3000)
+        "".join(rng.choice("aabcdefghixyz 0123#!\n\t;éqr%%") for _ in range(40))
+        for _ in range(3000)
     ]
     resets = sum(
         (token is Whitespace and value == "\n")
@@ -309,3 +317,22 @@ def test_rules_that_cannot_join_an_alternation_are_refused(rule):
     lexer = type("Refused", (AlternationLexer,), {"tokens": {"root": [(rule, Name)]}})()
     with pytest.raises(ValueError, match="cannot share one alternation"):
         list(lexer.get_tokens_unprocessed("abc"))
+
+
+@pytest.mark.parametrize(
+    "rule, anchored",
+    [
+        (r"^x", True),
+        (r"\Ax", True),
+        (r"(?:^a|^b)c", True),
+        (r"(?=\d)^\d", True),
+        (r"\b^x", True),
+        (r"^a|b", False),  # the second branch matches anywhere
+        (r"x^", False),
+        (r"(?:x)?^", False),
+        (r"(?m:^x)", False),  # local flags: not read, so not anchored
+        (r"[\^]x", False),
+    ],
+)
+def test_which_rules_need_a_line_start(rule, anchored):
+    assert needs_line_start(re.compile(rule, re.MULTILINE)) is anchored

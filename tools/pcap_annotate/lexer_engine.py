@@ -4,18 +4,24 @@ Pygments' `RegexLexer` calls each rule's regex in turn at every position, so a l
 tcpdump output costs some two hundred `match` calls from Python. `AlternationLexer`
 reads the same `tokens` table, as Pygments processed it (includes flattened, state
 changes normalised), and joins each state's rules into one ordered alternation
-`(r0)|(r1)|...`: Python's regex engine takes the first alternative that matches at the
-position, as RegexLexer takes the first rule, and `lastindex` (the outermost group
-closes last) names the rule. A scanner matches token after token at the position
-where the last one ended, without setting up the regex engine's state again. What
-follows a match (the token or callback, the state stack, the error and end-of-line
-fallback) is RegexLexer's own loop, step for step.
-"""
+`(?:r0)()|(?:r1)()|...`: Python's regex engine takes the first alternative that
+matches at the position, as RegexLexer takes the first rule, and `lastindex` (the
+empty group closes last) names the rule. A scanner matches token after token where
+the last one ended, without setting up the regex engine's state again. What follows a
+match (the token or callback, the state stack, the error and end-of-line fallback) is
+RegexLexer's own loop, step for step. A table whose rules cannot share one regex (back
+references, flags of their own) is refused with a ValueError on first use."""
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
+
+try:  # the parser behind re.compile (Python 3.11+); without it no rule counts as anchored
+    from re import _constants as sre
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover - other Pythons
+    sre = sre_parse = None
 
 from pygments import lexer as pygments_lexer
 from pygments.lexer import RegexLexer
@@ -43,30 +49,69 @@ class Rule(NamedTuple):
 
 
 class State(NamedTuple):
-    """A state's alternation; `rules[group]` is the rule whose outer group that is."""
+    """A state's alternation; `rules[group]` is the rule whose marker group that is."""
 
     pattern: re.Pattern
     rules: list[Rule | None]
 
 
 def compile_state(rules: list[tuple], flags: int) -> State:
-    """Join a processed state's (match, action, new_state) rules, in order, into one regex."""
-    alternatives: list[str] = []
-    by_group: list[Rule | None] = [None]
+    """Join a processed state's (match, action, new_state) rules, in order, into one regex.
+
+    Each rule becomes `(?:rule)()`: the empty group closes last, so `lastindex` names the
+    rule, and a rule that starts with a literal character is skipped by the regex engine
+    at a glance. Consecutive rules that can only match where a line starts (`^...`) go
+    under one `^(?:...)`, tried once away from a line's start instead of once per rule.
+    """
+    patterns = [rule_match.__self__ for rule_match, _, _ in rules]  # Pygments keeps .match
     base_flags = re.compile("", flags).flags
-    for rule_match, action, new_state in rules:
-        pattern = rule_match.__self__  # Pygments keeps the compiled pattern's bound match
+    for pattern in patterns:
         joinable = pattern.flags == base_flags or not pattern.pattern  # default(): ''
         if not joinable or _BACKREFERENCE.search(pattern.pattern):
             raise ValueError(f"rule {pattern.pattern!r} cannot share one alternation")
-        outer = len(by_group)
-        alternatives.append(f"({pattern.pattern})")
-        rule = _rule(outer, pattern.groups, rule_match, action, new_state)
-        by_group += [rule] + [None] * pattern.groups
-    return State(re.compile("|".join(alternatives), flags), by_group)
+    by_group: list[Rule | None] = [None]
+    alternatives: list[str] = []
+    anchored_run: list[str] = []  # consecutive rules that need a line start
+    for number, pattern in enumerate(patterns):
+        first = len(by_group) - 1  # the rule's groups follow those before it
+        alternative = f"(?:{pattern.pattern})()"
+        by_group.extend([None] * pattern.groups)
+        by_group.append(_rule(first, pattern.groups, *rules[number]))
+        if needs_line_start(pattern):
+            anchored_run.append(alternative)
+            continue
+        if anchored_run:
+            alternatives.append(f"^(?:{'|'.join(anchored_run)})")
+            anchored_run = []
+        alternatives.append(alternative)
+    if anchored_run:
+        alternatives.append(f"^(?:{'|'.join(anchored_run)})")
+    return State(re.compile("|".join(alternatives) or "(?!)", flags), by_group)
 
 
-def _rule(outer: int, group_count: int, rule_match, action, new_state) -> Rule:
+def needs_line_start(pattern: re.Pattern) -> bool:
+    """True if every match of `pattern` starts with `^` or `\\A` (False when unsure)."""
+    if sre_parse is None:
+        return False
+    return _anchored(sre_parse.parse(pattern.pattern, pattern.flags).data)
+
+
+def _anchored(items) -> bool:
+    for op, argument in items:
+        if op is sre.AT and argument in (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING):
+            return True
+        if op is sre.AT or op in (sre.ASSERT, sre.ASSERT_NOT):
+            continue  # zero width, before any character is read
+        if op is sre.SUBPATTERN and not (argument[1] or argument[2]):  # no local flags
+            return _anchored(argument[-1])
+        if op is sre.BRANCH:
+            return all(_anchored(branch) for branch in argument[1])
+        return False
+    return False
+
+
+def _rule(first: int, group_count: int, rule_match, action, new_state) -> Rule:
+    """The rule's plan; a bygroups rule's group n is group `first + n` of the alternation."""
     if action is None or type(action) is _TokenType:
         return Rule(action, (), None, rule_match, new_state)
     actions = getattr(action, "actions", None)
@@ -76,7 +121,7 @@ def _rule(outer: int, group_count: int, rule_match, action, new_state) -> Rule:
         and all(a is None or type(a) is _TokenType for a in actions)
     ):
         groups = tuple(
-            (outer + number, token) for number, token in enumerate(actions, 1) if token is not None
+            (first + number, token) for number, token in enumerate(actions, 1) if token is not None
         )
         return Rule(None, groups, None, rule_match, new_state)
     return Rule(None, (), action, rule_match, new_state)
