@@ -9,6 +9,7 @@ no rule matches. A copy of the table with two rules swapped must fail the compar
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import re
@@ -19,38 +20,26 @@ import pytest
 from conftest import CAPTURES, ROOT, require_path, require_tool
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer, RegexLexer, default, include, this, using
+from pygments.lexer import RegexLexer, default, include, this, using
 from pygments.lexer import bygroups as pygments_bygroups
-from pygments.lexers.shell import BashLexer
-from pygments.token import Comment, Error, Generic, Keyword, Name, Number, Whitespace
+from pygments.token import Comment, Error, Keyword, Name, Number, Whitespace
 from test_pcap_text import SOURCE_TRACE
 
-from tools.pcap_annotate.lexer import PROMPT, ConsoleTraceLexer, TcpdumpLexer
+from tools.pcap_annotate.lexer import ConsoleTraceLexer, TcpdumpLexer
 from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups, needs_line_start
 
-ReferenceTcpdumpLexer = type(
-    "ReferenceTcpdumpLexer", (RegexLexer,), {"tokens": TcpdumpLexer.tokens}
-)
+
+def bench_lexer():
+    """bench/lexer.py as a module: its baseline lexers are this file's oracle."""
+    spec = importlib.util.spec_from_file_location("bench_lexer", ROOT / "bench" / "lexer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class ReferenceConsoleTraceLexer(Lexer):
-    """ConsoleTraceLexer as first written: new Pygments lexers per text, one line at a time."""
-
-    def get_tokens_unprocessed(self, text):
-        shell, trace, offset = BashLexer(), ReferenceTcpdumpLexer(), 0
-        for line in text.splitlines(keepends=True):
-            prompt = PROMPT.match(line.rstrip("\n"))
-            if prompt:
-                yield offset, Generic.Prompt, prompt["prompt"]
-                start = offset + len(prompt["prompt"])
-                for index, token, value in shell.get_tokens_unprocessed(
-                    line[len(prompt["prompt"]) :]
-                ):
-                    yield start + index, token, value
-            else:
-                for index, token, value in trace.get_tokens_unprocessed(line):
-                    yield offset + index, token, value
-            offset += len(line)
+BENCH = bench_lexer()
+ReferenceTcpdumpLexer = BENCH.ReferenceTcpdumpLexer  # Pygments' RegexLexer, the same table
+ReferenceConsoleTraceLexer = BENCH.ReferenceConsoleTraceLexer
 
 
 TCPDUMP_OPTIONS = [("-n",), ("-n", "-v"), ("-n", "-tttt", "-e"), ("-n", "-ttt", "-#"), ("-tt",)]
@@ -202,8 +191,8 @@ def assert_same_tokens(texts: list[str], lexer, reference) -> None:
 RANDOM = random_texts(4000, seed=20061)
 
 
-def test_posts_and_test_data_lex_the_same():
-    texts = written_texts()
+def test_posts_test_data_and_the_benchmark_trace_lex_the_same():
+    texts = [*written_texts(), BENCH.post_trace(), BENCH.generated_trace(400)]
     assert_same_tokens(texts, TcpdumpLexer(), ReferenceTcpdumpLexer())
     assert_same_tokens(texts, ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
 
