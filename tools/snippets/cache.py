@@ -23,6 +23,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from tools.snippets.checkers import Checker, Finding, Report
+from tools.snippets.checkers.base import NOTHING
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = Path(".cache/snippets")
@@ -227,9 +228,6 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
     return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
-EMPTY = Report()  # what most checkers say of most blocks: nothing
-
-
 def _stored(report: Report) -> list:
     """A report as JSON: its badge, then each finding's fields in FINDING_FIELDS order."""
     return [report.badge, *map(finding_values, report.findings)]
@@ -240,7 +238,7 @@ def _report(stored) -> Report | None:
     if not (isinstance(stored, list) and stored and isinstance(stored[0], str)):
         return None
     if len(stored) == 1 and not stored[0]:
-        return EMPTY
+        return NOTHING  # what most checkers say of most blocks
     try:
         return Report(tuple(Finding(*finding) for finding in stored[1:]), stored[0])
     except TypeError:  # not a list of findings with FINDING_FIELDS

@@ -280,6 +280,17 @@ def _unwrapped(argv: list[str]) -> list[str]:
     return argv[index:]
 
 
+def may_run(text: str, *programs: str) -> bool:
+    """False only when no simple command of the line can run one of the programs.
+
+    Without a quote or a backslash, the words of a line are pieces of its text, so a
+    program's name must be in the text for a word to name it.
+    """
+    if "'" in text or '"' in text or "\\" in text:
+        return True
+    return any(program in text for program in programs)
+
+
 ROOT_WRAPPERS = ("sudo", "doas", "su")
 
 

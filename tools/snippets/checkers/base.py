@@ -63,6 +63,9 @@ class Report:
     badge: str = ""  # e.g. "sysctl, Linux 2.6.17 → shift 2"; empty when it knew no command
 
 
+NOTHING = Report()  # what a checker says of a block where it knows no command (frozen: shared)
+
+
 @dataclass(frozen=True, slots=True)
 class Checker:
     """A registry entry: what it checks, the code its verdicts depend on, and the check."""

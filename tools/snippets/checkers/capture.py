@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
 from . import libpcap
-from .base import Finding, Report, Snippet, program_environment, worst
+from .base import NOTHING, Finding, Report, Snippet, program_environment, worst
 
 NAME = "tcpdump/tshark"
 Validator = Callable[[str], str | None]  # a problem with an option's value, or None
@@ -295,6 +295,8 @@ def _ok(value: str) -> None:
 def check(snippet: Snippet) -> Report:
     findings = []
     for command in snippet.commands:
+        if not may_run(command.text, *PROGRAMS):
+            continue
         verdicts = []
         for argv in simple_commands(command.text):
             program = PROGRAMS.get(argv[0].rsplit("/", 1)[-1])
@@ -305,4 +307,6 @@ def check(snippet: Snippet) -> Report:
             message = "; ".join(message for _, message, _ in verdicts)
             root = any(captures for _, _, captures in verdicts)
             findings.append(Finding(command.line, command.text, NAME, verdict, message, root))
-    return Report(tuple(findings), "tcpdump/tshark options, filter compiled" if findings else "")
+    if not findings:
+        return NOTHING
+    return Report(tuple(findings), "tcpdump/tshark options, filter compiled")

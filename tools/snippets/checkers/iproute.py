@@ -11,9 +11,9 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
-from .base import Finding, Report, Snippet, worst
+from .base import NOTHING, Finding, Report, Snippet, worst
 
 NAME = "ip route"
 MAX_WINDOW = 65535 << 14  # RFC 7323 §2.3: the largest window a shift of 14 can express
@@ -160,6 +160,8 @@ def check_route(words: list[str]) -> tuple[str, str, bool]:
 def check(snippet: Snippet) -> Report:
     findings = []
     for command in snippet.commands:
+        if not may_run(command.text, "ip"):
+            continue
         verdicts = []
         for argv in simple_commands(command.text):
             words = [word for word in argv[1:] if word not in {"-4", "-6"}]
@@ -170,4 +172,4 @@ def check(snippet: Snippet) -> Report:
             message = "; ".join(message for _, message, _ in verdicts)
             root = any(changes for _, _, changes in verdicts)
             findings.append(Finding(command.line, command.text, NAME, verdict, message, root))
-    return Report(tuple(findings), NAME if findings else "")
+    return Report(tuple(findings), NAME) if findings else NOTHING

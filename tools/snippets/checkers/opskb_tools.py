@@ -13,9 +13,9 @@ import importlib.util
 import io
 import re
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
-from .base import Finding, Report, Snippet, worst
+from .base import NOTHING, Finding, Report, Snippet, worst
 
 NAME = "opskb tool"
 PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
@@ -55,10 +55,12 @@ def check_tool(module: str, arguments: list[str]) -> tuple[str, str]:
 def check(snippet: Snippet) -> Report:
     findings = []
     for command in snippet.commands:
+        if not may_run(command.text, "tools."):
+            continue
         verdicts = [check_tool(*tool) for argv in simple_commands(command.text)
                     if (tool := tool_of(argv))]  # fmt: skip
         if verdicts:
             verdict = worst(verdict for verdict, _ in verdicts)
             message = "; ".join(message for _, message in verdicts)
             findings.append(Finding(command.line, command.text, NAME, verdict, message))
-    return Report(tuple(findings), "opskb tool options" if findings else "")
+    return Report(tuple(findings), "opskb tool options") if findings else NOTHING

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
-from .base import Finding, Report, Snippet, find_program, program_environment
+from .base import NOTHING, Finding, Report, Snippet, find_program, program_environment
 from .bash_parser import ParseResult, parser_for
 from .sh_subset import accepts
 
@@ -48,6 +48,8 @@ DESTRUCTIVE: dict[str, tuple[Callable[[list[str]], bool], str]] = {
 
 def destroys(text: str) -> str:
     """What a command line destroys ("" when nothing)."""
+    if not may_run(text, *DESTRUCTIVE):
+        return ""
     for argv in simple_commands(text):
         program = argv[0].rsplit("/", 1)[-1]
         rule = DESTRUCTIVE.get(program.split(".", 1)[0])  # mkfs.ext4 is mkfs
@@ -58,7 +60,7 @@ def destroys(text: str) -> str:
 
 def check(snippet: Snippet) -> Report:
     if not snippet.commands:
-        return Report()
+        return NOTHING
     bash = find_program("bash")
     if bash is None:
         command = snippet.commands[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import re
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
-from .base import Finding, Report, Snippet
+from .base import NOTHING, Finding, Report, Snippet
 
 NAME = "sysctl"
 PROC_SYS_NET = re.compile(r"/proc/sys/net/")
@@ -29,7 +29,7 @@ def _writes(command: str) -> bool:
     """Whether a command sets a sysctl (and so needs root)."""
     if PROC_SYS.search(command) and WRITES.search(command):
         return True
-    return any(
+    return may_run(command, "sysctl") and any(
         argv[0] == "sysctl" and any("=" in word or word in {"-w", "-p"} for word in argv[1:])
         for argv in simple_commands(command)
     )
@@ -41,16 +41,20 @@ def knows(family: str, text: str) -> bool:
         return bool(CONF_NET.match(text))
     if not _writes(text):
         return False
-    return bool(PROC_SYS_NET.search(text)) or any(
-        argv[0] == "sysctl" and any(word.startswith("net.") for word in argv[1:])
-        for argv in simple_commands(text)
+    return (
+        bool(PROC_SYS_NET.search(text))
+        or may_run(text, "sysctl")
+        and any(
+            argv[0] == "sysctl" and any(word.startswith("net.") for word in argv[1:])
+            for argv in simple_commands(text)
+        )
     )
 
 
 def check(snippet: Snippet) -> Report:
     known = [command for command in snippet.commands if knows(snippet.family, command.text)]
     if not known:
-        return Report()
+        return NOTHING
     try:
         report = _sysctl_report()("\n".join(command.text for command in known), snippet.kernel)
     except ValueError as error:  # e.g. a kernel version the calculator has no era for

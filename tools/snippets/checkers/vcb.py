@@ -7,7 +7,7 @@ import re
 
 from tools.snippets.lines import simple_commands
 
-from .base import Finding, Report, Snippet, worst
+from .base import NOTHING, Finding, Report, Snippet, worst
 
 NAME = "VCB model"
 # The shell the linter should read a line as, by the block's dialect family.
@@ -59,7 +59,7 @@ def check(snippet: Snippet) -> Report:
     try:
         vcb = _vcb()
     except ImportError:
-        return Report()
+        return NOTHING
     shell = SHELL_OF_FAMILY[snippet.family]
     findings = []
     for command in snippet.commands:
@@ -86,4 +86,4 @@ def check(snippet: Snippet) -> Report:
                 destructive=destructive(command.text),
             )
         )
-    return Report(tuple(findings), NAME if findings else "")
+    return Report(tuple(findings), NAME) if findings else NOTHING
