@@ -26,7 +26,12 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Whitespace
 from test_pcap_text import SOURCE_TRACE
 
 from tools.pcap_annotate.lexer import ConsoleTraceLexer, TcpdumpLexer
-from tools.pcap_annotate.lexer_engine import AlternationLexer, bygroups, needs_line_start
+from tools.pcap_annotate.lexer_engine import (
+    AlternationLexer,
+    Segments,
+    bygroups,
+    needs_line_start,
+)
 
 
 def bench_lexer():
@@ -138,6 +143,26 @@ FRAGMENTS = [
 ALPHABET = " \t\n\r\x0b\x0c\x1c\x85\u2028<>[]{}(),.:;#$%@~/\\-_=|*?!'\"`0123456789abcfxAFSPé中"
 
 
+SHELL_FRAGMENTS = [
+    "tcpdump -ni bond0 port 80", "sudo tcpdump -r x.pcap -w - | tee a", " 'tcp port 80'",
+    ' "host $HOST"', " $(cat f)", " `date`", " ${IFACE:-eth0}", " <<EOF", " <<-'END' x END",
+    " && ", " || ", "; ", " 2>&1", " > /dev/null", " # a comment", " \\", " -c 5", " --x=1",
+    " $((1 + 2))", " [[ -n $x ]]", " if true; then :; fi", " $'\\n'", " 'unclosed", ' "open',
+    " {a,b}", " é", " 0x1f", "=", "\t",
+]  # fmt: skip
+
+
+def console_texts(count: int, seed: int) -> list[str]:
+    """Seeded shell sessions: prompt lines of shell fragments, then lines of trace."""
+    rng = random.Random(seed)
+    texts = []
+    for trace in random_texts(count, seed):
+        prompt = rng.choice(["root@oldlace:~# ", "$ ", "% ", "[me@h /tmp]$ ", "> "])
+        command = "".join(rng.choice(SHELL_FRAGMENTS) for _ in range(rng.randint(1, 8)))
+        texts.append(f"{prompt}{command}\n{trace}\n{prompt}{rng.choice(SHELL_FRAGMENTS)}")
+    return texts
+
+
 def random_texts(count: int, seed: int) -> list[str]:
     """Seeded lines of trace fragments and loose characters, some several lines long."""
     rng = random.Random(seed)
@@ -217,6 +242,8 @@ def test_random_lines_lex_the_same():
     assert errors > 100  # the corpus reaches the fallback for characters no rule takes
     assert_same_tokens(RANDOM, TcpdumpLexer(), reference)
     assert_same_tokens(RANDOM[:1000], ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
+    sessions = console_texts(1500, seed=2006)
+    assert_same_tokens(sessions, ConsoleTraceLexer(), ReferenceConsoleTraceLexer())
 
 
 @pytest.mark.parametrize(
@@ -301,11 +328,37 @@ def test_state_machine_features_match_regexlexer():
     )
 
 
-@pytest.mark.parametrize("rule", [r"(a)\1", r"(?P<x>a)(?P=x)", r"(?i)abc", r"(a)?(?(1)b|c)"])
-def test_rules_that_cannot_join_an_alternation_are_refused(rule):
-    lexer = type("Refused", (AlternationLexer,), {"tokens": {"root": [(rule, Name)]}})()
-    with pytest.raises(ValueError, match="cannot share one alternation"):
-        list(lexer.get_tokens_unprocessed("abc"))
+# Rules that cannot stand in an alternation (back references, conditionals, flags of
+# their own) are matched alone, in their place; "(?s)" or "(?i)" at the start joins, scoped.
+MIXED_TOKENS = {
+    "root": [
+        (r"(a)\1", Name.A),
+        (r"(?P<x>b)(?P=x)", Name.B),
+        (r"(?i)ab", Name.C),
+        (r"(a)?(?(1)b|c)", Name.D),
+        (r"(?s)'.*?'", Name.E),
+        (r"(?x) d e  # a comment", Name.F),
+        (r"(?a)\w+", Name.G),
+        (r"[ \n]+", Whitespace),
+    ],
+}
+
+
+def test_rules_that_cannot_join_are_tried_alone_in_their_place():
+    mixed = type("Mixed", (AlternationLexer,), {"tokens": MIXED_TOKENS})()
+    reference = type("MixedReference", (RegexLexer,), {"tokens": MIXED_TOKENS})()
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("aaAbBcde' \n\té") for _ in range(30)) for _ in range(2000)]
+    assert_same_tokens(texts, mixed, reference)
+    assert isinstance(mixed._alternations["root"].pattern, Segments)
+
+
+def test_leading_flags_join_the_alternation_scoped():
+    tokens = {"root": [(r"(?s)'.*?'", Name.E), (r"(?i)ab", Name.C), (r".", Name.D)]}
+    joined = type("Joined", (AlternationLexer,), {"tokens": tokens})()
+    reference = type("JoinedReference", (RegexLexer,), {"tokens": tokens})()
+    assert_same_tokens(["'a\nb' AB ab aB\n'x", "''\n'"], joined, reference)
+    assert isinstance(joined._alternations["root"].pattern, re.Pattern)
 
 
 @pytest.mark.parametrize(

@@ -144,10 +144,11 @@ class ConsoleTraceLexer(Lexer):
 
 @functools.cache
 def _line_lexers():
-    """The shell and trace lexers of ConsoleTraceLexer: they keep no state between texts."""
+    """ConsoleTraceLexer's shell and trace lexers (no state between texts), both on the engine."""
     from pygments.lexers.shell import BashLexer
 
-    return BashLexer(), TcpdumpLexer()
+    shell = type("AlternationBashLexer", (AlternationLexer, BashLexer), {})  # Pygments' grammar
+    return shell(), TcpdumpLexer()
 
 
 LEXERS = {"tcpdump": TcpdumpLexer, "console-with-trace": ConsoleTraceLexer}

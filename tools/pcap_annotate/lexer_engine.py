@@ -9,8 +9,10 @@ matches at the position, as RegexLexer takes the first rule, and `lastindex` (th
 empty group closes last) names the rule. A scanner matches token after token where
 the last one ended, without setting up the regex engine's state again. What follows a
 match (the token or callback, the state stack, the error and end-of-line fallback) is
-RegexLexer's own loop, step for step. A table whose rules cannot share one regex (back
-references, flags of their own) is refused with a ValueError on first use."""
+RegexLexer's own loop, step for step. A rule that cannot share the regex (a back
+reference, flags of its own other than a leading "(?s)"-like one) keeps its own regex,
+tried in its place between the alternations of its neighbours.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +31,10 @@ from pygments.token import Error, Whitespace, _TokenType
 
 # A rule that refers to a group by number or name would see the alternation's groups.
 _BACKREFERENCE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[1-9]|g<)|\(\?P=|\(\?\(")
+# Global flags a rule's regex starts with, which can be scoped to it instead (not "x": a
+# comment at the end would swallow the closing parenthesis).
+_LEADING_FLAGS = re.compile(r"\(\?([ims]+)\)")
+_SCOPED_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
 def bygroups(*actions):
@@ -49,9 +55,9 @@ class Rule(NamedTuple):
 
 
 class State(NamedTuple):
-    """A state's alternation; `rules[group]` is the rule whose marker group that is."""
+    """A state's regex (or `Segments`); `rules[group]` is the rule whose marker group that is."""
 
-    pattern: re.Pattern
+    pattern: re.Pattern | Segments
     rules: list[Rule | None]
 
 
@@ -62,19 +68,68 @@ def compile_state(rules: list[tuple], flags: int) -> State:
     rule, and a rule that starts with a literal character is skipped by the regex engine
     at a glance. Consecutive rules that can only match where a line starts (`^...`) go
     under one `^(?:...)`, tried once away from a line's start instead of once per rule.
+    A rule that cannot join (a back reference, flags of its own) keeps its own regex,
+    between the alternations of the rules around it (`Segments`).
     """
     patterns = [rule_match.__self__ for rule_match, _, _ in rules]  # Pygments keeps .match
     base_flags = re.compile("", flags).flags
-    for pattern in patterns:
-        joinable = pattern.flags == base_flags or not pattern.pattern  # default(): ''
-        if not joinable or _BACKREFERENCE.search(pattern.pattern):
-            raise ValueError(f"rule {pattern.pattern!r} cannot share one alternation")
+    sources = [_joinable_source(pattern, base_flags) for pattern in patterns]
+    runs: list[tuple[bool, list[int]]] = []  # (joinable, rule numbers), in table order
+    for number, source in enumerate(sources):
+        joinable = source is not None
+        if joinable and runs and runs[-1][0]:
+            runs[-1][1].append(number)
+        else:
+            runs.append((joinable, [number]))
     by_group: list[Rule | None] = [None]
+    if len(runs) == 1 and runs[0][0] or not runs:
+        return State(
+            _alternation(patterns, sources, rules, list(range(len(rules))), flags, by_group),
+            by_group,
+        )
+    segments = []
+    for joinable, numbers in runs:
+        if joinable:
+            own_groups: list[Rule | None] = [None]
+            alternation = _alternation(patterns, sources, rules, numbers, flags, own_groups)
+            segments.append((alternation.match, len(by_group) - 1, None))
+            by_group += own_groups[1:]
+        else:  # matched by its own regex: its group n is group n of the match
+            (number,) = numbers
+            segments.append((rules[number][0], 0, len(by_group)))
+            by_group.append(_rule(0, patterns[number].groups, *rules[number]))
+    return State(Segments(segments), by_group)
+
+
+def _joinable_source(pattern: re.Pattern, base_flags: int) -> str | None:
+    """The rule's regex as it can stand in an alternation, or None if it cannot."""
+    if _BACKREFERENCE.search(pattern.pattern):
+        return None
+    if pattern.flags == base_flags or not pattern.pattern:  # default(): ''
+        return pattern.pattern
+    leading = _LEADING_FLAGS.match(pattern.pattern)  # "(?s)..." becomes "(?s:...)"
+    if leading and pattern.flags == base_flags | _flag_bits(leading[1]):
+        return f"(?{leading[1]}:{pattern.pattern[leading.end() :]})"
+    return None
+
+
+def _flag_bits(letters: str) -> int:
+    bits = 0
+    for letter in letters:
+        bits |= _SCOPED_FLAGS[letter]
+    return bits
+
+
+def _alternation(
+    patterns, sources, rules, numbers: list[int], flags: int, by_group: list
+) -> re.Pattern:
+    """The rules `numbers` as one regex; their plans appended to `by_group` by group."""
     alternatives: list[str] = []
     anchored_run: list[str] = []  # consecutive rules that need a line start
-    for number, pattern in enumerate(patterns):
+    for number in numbers:
+        pattern = patterns[number]
         first = len(by_group) - 1  # the rule's groups follow those before it
-        alternative = f"(?:{pattern.pattern})()"
+        alternative = f"(?:{sources[number]})()"
         by_group.extend([None] * pattern.groups)
         by_group.append(_rule(first, pattern.groups, *rules[number]))
         if needs_line_start(pattern):
@@ -86,7 +141,52 @@ def compile_state(rules: list[tuple], flags: int) -> State:
         alternatives.append(alternative)
     if anchored_run:
         alternatives.append(f"^(?:{'|'.join(anchored_run)})")
-    return State(re.compile("|".join(alternatives) or "(?!)", flags), by_group)
+    return re.compile("|".join(alternatives) or "(?!)", flags)
+
+
+class Segments:
+    """A state's rules as regexes tried in turn: alternations, and rules that stay alone.
+
+    A segment is (match, offset, slot): group g of an alternation's match is group
+    `offset + g` of the state; a rule alone is always `slot`.
+    """
+
+    def __init__(self, segments: list[tuple]):
+        self.segments = segments
+
+    def scanner(self, text: str, pos: int) -> SegmentScanner:
+        return SegmentScanner(self.segments, text, pos)
+
+
+class SegmentScanner:
+    """`Pattern.scanner` for `Segments`: matches where the last match ended."""
+
+    def __init__(self, segments: list[tuple], text: str, pos: int):
+        self.segments, self.text, self.pos = segments, text, pos
+
+    def match(self) -> SegmentMatch | None:
+        for match, offset, slot in self.segments:
+            found = match(self.text, self.pos)
+            if found:
+                self.pos = found.end()
+                return SegmentMatch(found, offset + found.lastindex if slot is None else slot)
+        return None
+
+
+class SegmentMatch(NamedTuple):
+    """A segment's match; `lastindex` is its rule's marker group in the state's numbering."""
+
+    found: re.Match
+    lastindex: int
+
+    def group(self, *groups):
+        return self.found.group(*groups)
+
+    def start(self, group: int = 0) -> int:
+        return self.found.start(group)
+
+    def end(self) -> int:
+        return self.found.end()
 
 
 def needs_line_start(pattern: re.Pattern) -> bool:
