@@ -138,10 +138,7 @@ def check_block(
     if cache is None or not checkers:
         found = [checker.check(snippet) for checker in checkers]
     else:
-        found = cache.reports(
-            checkers, lambda checker: checker.check(snippet), language, options, source,
-            snippet.kernel,
-        )  # fmt: skip
+        found = cache.reports(checkers, snippet, options)
     reports = [(checker.name, report) for checker, report in zip(checkers, found, strict=True)]
     findings = [finding for _, report in reports for finding in report.findings]
     findings += _coverage(commands, findings, reason)

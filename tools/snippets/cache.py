@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from tools.snippets.checkers import Checker, Finding, Report
+from tools.snippets.checkers import Checker, Finding, Report, Snippet
 from tools.snippets.checkers.base import NOTHING
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ class VerdictCache:
         # checker name -> code digest -> block key -> stored report (list) or Report
         self._reports: dict[str, dict[str, dict]] | None = None
         self._filed: dict[str, dict] = {}  # checker name -> its reports under its current code
-        self._fresh: dict[str, dict[str, Report]] = {}  # checker name -> reports checked here
+        self._fresh: dict[str, dict[str, list]] = {}  # checker name -> reports checked here
 
     @property
     def path(self) -> Path | None:
@@ -144,10 +144,11 @@ class VerdictCache:
             self._code[checker.name] = f"{sources}|{program_stamp(checker.programs)}"
         return self._code[checker.name]
 
-    def reports(self, checkers, check, language, options, source, kernel) -> list[Report]:
+    def reports(self, checkers, snippet: Snippet, options: dict[str, str]) -> list[Report]:
         """Each checker's report on a block: from the cache when its code is unchanged."""
-        key = block_key(language, options, source, kernel)
+        key = block_key(snippet.language, options, snippet.source, snippet.kernel)
         reports = []
+        texts = None  # the block's command texts by line, to read stored findings back
         for checker in checkers:
             name = checker.name
             filed = self._filed.get(name)
@@ -155,10 +156,13 @@ class VerdictCache:
                 filed = self._file_of(checker)
             report = filed.get(key)
             if report is not None and report.__class__ is not Report:
-                report = filed[key] = _report(report)
+                if texts is None:
+                    texts = {command.line: command.text for command in snippet.commands}
+                report = filed[key] = _report(report, name, texts)
             if report is None:
                 self.misses[name] = self.misses.get(name, 0) + 1
-                report = filed[key] = self._fresh[name][key] = check(checker)
+                report = filed[key] = checker.check(snippet)
+                self._fresh[name][key] = _stored(report, name, snippet.commands)
             else:
                 self.hits[name] = self.hits.get(name, 0) + 1
             reports.append(report)
@@ -196,7 +200,7 @@ class VerdictCache:
         for name, fresh in self._fresh.items():
             if fresh:
                 filed = merged.setdefault(name, {}).setdefault(self._code[name], {})
-                filed.update(zip(fresh, map(_stored, fresh.values()), strict=True))
+                filed.update(fresh)
         reports = {}
         for name, by_code in merged.items():
             current = self._code.get(name)  # hashed here: only its current code is kept
@@ -228,18 +232,40 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
     return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
-def _stored(report: Report) -> list:
-    """A report as JSON: its badge, then each finding's fields in FINDING_FIELDS order."""
-    return [report.badge, *map(finding_values, report.findings)]
+def _stored(report: Report, checker: str, commands) -> list:
+    """A report as JSON: its badge, then its findings (see `_stored_finding`)."""
+    if not report.findings:
+        return [report.badge]
+    texts = {command.line: command.text for command in commands}
+    return [report.badge, *(_stored_finding(f, checker, texts) for f in report.findings)]
 
 
-def _report(stored) -> Report | None:
+def _stored_finding(finding: Finding, checker: str, texts: dict[int, str]) -> list:
+    """[line, verdict, message, needs_root, destructive] without trailing default values,
+    when the finding names its checker and the command on its line; else every field."""
+    if finding.checker != checker or texts.get(finding.line) != finding.command:
+        return list(finding_values(finding))
+    stored = [finding.line, finding.verdict, finding.message]
+    if finding.needs_root is not False or finding.destructive != "":
+        stored.append(finding.needs_root)
+        if finding.destructive != "":
+            stored.append(finding.destructive)
+    return stored
+
+
+def _report(stored, checker: str, texts: dict[int, str]) -> Report | None:
     """The Report a stored entry holds, or None when it is malformed."""
     if not (isinstance(stored, list) and stored and isinstance(stored[0], str)):
         return None
     if len(stored) == 1 and not stored[0]:
         return NOTHING  # what most checkers say of most blocks
     try:
-        return Report(tuple(Finding(*finding) for finding in stored[1:]), stored[0])
-    except TypeError:  # not a list of findings with FINDING_FIELDS
+        findings = tuple(
+            Finding(*finding)
+            if len(finding) == len(FINDING_FIELDS)
+            else Finding(finding[0], texts[finding[0]], checker, *finding[1:])
+            for finding in stored[1:]
+        )
+    except (KeyError, TypeError):  # not findings as _stored_finding writes them
         return None
+    return Report(findings, stored[0])
