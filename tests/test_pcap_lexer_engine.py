@@ -339,6 +339,8 @@ MIXED_TOKENS = {
         (r"(?s)'.*?'", Name.E),
         (r"(?x) d e  # a comment", Name.F),
         (r"(?a)\w+", Name.G),
+        (r"(?P<same>c)c", Name.H),
+        (r"(?P<same>c)", Name.I),
         (r"[ \n]+", Whitespace),
     ],
 }
@@ -351,6 +353,14 @@ def test_rules_that_cannot_join_are_tried_alone_in_their_place():
     texts = ["".join(rng.choice("aaAbBcde' \n\té") for _ in range(30)) for _ in range(2000)]
     assert_same_tokens(texts, mixed, reference)
     assert isinstance(mixed._alternations["root"].pattern, Segments)
+
+
+def test_verbose_rules_keep_their_comments_to_themselves():
+    tokens = {"root": [(r"a b  # two letters", Name.A), (r"\# | [ ]+  # a hash, spaces", Name.B)]}
+    flags = re.MULTILINE | re.VERBOSE
+    verbose = type("Verbose", (AlternationLexer,), {"tokens": tokens, "flags": flags})()
+    reference = type("VerboseReference", (RegexLexer,), {"tokens": tokens, "flags": flags})()
+    assert_same_tokens(["ab # ab  a", "a\nb#"], verbose, reference)
 
 
 def test_leading_flags_join_the_alternation_scoped():

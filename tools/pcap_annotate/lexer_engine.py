@@ -103,8 +103,8 @@ def compile_state(rules: list[tuple], flags: int) -> State:
 
 def _joinable_source(pattern: re.Pattern, base_flags: int) -> str | None:
     """The rule's regex as it can stand in an alternation, or None if it cannot."""
-    if _BACKREFERENCE.search(pattern.pattern):
-        return None
+    if _BACKREFERENCE.search(pattern.pattern) or "(?P<" in pattern.pattern:
+        return None  # a group named twice in one regex would not compile
     if pattern.flags == base_flags or not pattern.pattern:  # default(): ''
         return pattern.pattern
     leading = _LEADING_FLAGS.match(pattern.pattern)  # "(?s)..." becomes "(?s:...)"
@@ -126,10 +126,11 @@ def _alternation(
     """The rules `numbers` as one regex; their plans appended to `by_group` by group."""
     alternatives: list[str] = []
     anchored_run: list[str] = []  # consecutive rules that need a line start
+    end_of_rule = "\n" if flags & re.VERBOSE else ""  # ends a verbose rule's last comment
     for number in numbers:
         pattern = patterns[number]
         first = len(by_group) - 1  # the rule's groups follow those before it
-        alternative = f"(?:{sources[number]})()"
+        alternative = f"(?:{sources[number]}{end_of_rule})()"
         by_group.extend([None] * pattern.groups)
         by_group.append(_rule(first, pattern.groups, *rules[number]))
         if needs_line_start(pattern):
