@@ -139,24 +139,28 @@ def check_block(
         found = [checker.check(snippet) for checker in checkers]
     else:
         found = cache.reports(checkers, snippet, options)
-    reports = [(checker.name, report) for checker, report in zip(checkers, found, strict=True)]
-    findings = [finding for _, report in reports for finding in report.findings]
-    findings += _coverage(commands, findings, reason)
-    findings.sort(key=LINE)
-    used = tuple(name for name, report in reports if report.findings)
+    findings: list[Finding] = []
+    used, badges = [], []
+    for checker, report in zip(checkers, found, strict=True):
+        if report.findings:
+            findings += report.findings
+            used.append(checker.name)
+        if report.badge:
+            badges.append(report.badge)
     if not used:
         why = reason or f"no checker knows {language or 'unlabelled'!r} blocks"
         return BlockVerdict(
             language, "unchecked", (), (), False, False, f"unchecked: {why}", copy, reason
         )
-    badges = [report.badge for _, report in reports if report.badge]
+    findings += _coverage(commands, findings, reason)
+    findings.sort(key=LINE)
     return BlockVerdict(
         language=language,
-        verdict=worst(finding.verdict for finding in findings),
-        checkers=used,
+        verdict=worst([finding.verdict for finding in findings]),
+        checkers=tuple(used),
         findings=tuple(findings),
-        needs_root=any(f.needs_root for f in findings) or any(map(runs_as_root, commands)),
-        destructive=any(bool(finding.destructive) for finding in findings),
+        needs_root=any([f.needs_root for f in findings]) or any(map(runs_as_root, commands)),
+        destructive=any([finding.destructive for finding in findings]),
         badge="checked: " + " · ".join(badges),
         copy=copy,
         unchecked_reason=reason,

@@ -36,10 +36,16 @@ class Split:
     glued_operators: tuple[str, ...]  # raw words that an operator cut in two
 
 
+# A continuation marker, its line break and the next line's indent, by shell.
+CONTINUATION = {"cmd": re.compile(r"\^\r?\n[ \t]*"), "sh": re.compile(r"\\\r?\n[ \t]*")}
+
+
 def join_continuations(command_line: str, shell: str) -> str:
     """Join `^` (cmd) or `\\` (sh) line continuations into one line."""
-    marker = "^" if shell == "cmd" else "\\"
-    return re.sub(re.escape(marker) + r"\r?\n[ \t]*", "" if shell == "cmd" else "", command_line)
+    if "\n" not in command_line:  # no line break, nothing to join
+        return command_line
+    pattern = CONTINUATION["cmd" if shell == "cmd" else "sh"]
+    return pattern.sub("", command_line)
 
 
 # Runs of characters cmd.exe copies as they are, outside and inside double quotes.
@@ -110,10 +116,16 @@ CRT_PLAIN = {
 CRT_BLANKS = re.compile(r"[ \t]+")
 
 
+@functools.lru_cache(maxsize=4096)
+def _plain_word(word: str) -> Word:
+    """A word without quotes, as typed (frozen, so one instance serves every line with it)."""
+    return Word(word, word, False)
+
+
 def _crt_split(line: str) -> list[Word]:
     """Split a program's command line by the Microsoft C runtime's rules."""
     if '"' not in line:  # backslashes are literal unless a quote follows them
-        return [Word(word, word, False) for word in CRT_BLANKS.split(line) if word]
+        return [_plain_word(word) for word in CRT_BLANKS.split(line) if word]
     words: list[Word] = []
     index, length = 0, len(line)
     first = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from tools.snippets.lines import simple_commands
+from tools.snippets.lines import may_run, simple_commands
 
 from .base import NOTHING, Finding, Report, Snippet, worst
 
@@ -44,7 +44,10 @@ def may_run_vcb(vcb, text: str) -> bool:
 
 def destructive(text: str) -> str:
     """What a vcbRestore line overwrites: the VM it restores, unless it restores a copy."""
-    for argv in simple_commands(text.replace("\\", "/")):
+    text = text.replace("\\", "/")
+    if not may_run(text.lower(), "vcbrestore"):
+        return ""
+    for argv in simple_commands(text):
         program = argv[0].rsplit("/", 1)[-1].lower().removesuffix(".exe")
         if program != "vcbrestore":
             continue
