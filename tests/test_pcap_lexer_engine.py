@@ -339,6 +339,7 @@ MIXED_TOKENS = {
         (r"(?s)'.*?'", Name.E),
         (r"(?x) d e  # a comment", Name.F),
         (r"(?a)\w+", Name.G),
+        (r"(?u)e", Name.J),
         (r"(?P<same>c)c", Name.H),
         (r"(?P<same>c)", Name.I),
         (r"[ \n]+", Whitespace),
@@ -364,10 +365,18 @@ def test_verbose_rules_keep_their_comments_to_themselves():
 
 
 def test_leading_flags_join_the_alternation_scoped():
-    tokens = {"root": [(r"(?s)'.*?'", Name.E), (r"(?i)ab", Name.C), (r".", Name.D)]}
+    tokens = {
+        "root": [
+            (r"(?s)'.*?'", Name.E),
+            (r"(?i)ab", Name.C),
+            (r"(?m)^c", Name.A),  # a flag the lexer has already
+            (r"(?s)(?i)d.", Name.B),
+            (r".", Name.D),
+        ]
+    }
     joined = type("Joined", (AlternationLexer,), {"tokens": tokens})()
     reference = type("JoinedReference", (RegexLexer,), {"tokens": tokens})()
-    assert_same_tokens(["'a\nb' AB ab aB\n'x", "''\n'"], joined, reference)
+    assert_same_tokens(["'a\nb' AB ab aB\n'x", "''\n'", "c\nc cD\nd\n"], joined, reference)
     assert isinstance(joined._alternations["root"].pattern, re.Pattern)
 
 

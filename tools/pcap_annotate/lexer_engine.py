@@ -31,9 +31,9 @@ from pygments.token import Error, Whitespace, _TokenType
 
 # A rule that refers to a group by number or name would see the alternation's groups.
 _BACKREFERENCE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[1-9]|g<)|\(\?P=|\(\?\(")
-# Global flags a rule's regex starts with, which can be scoped to it instead (not "x": a
-# comment at the end would swallow the closing parenthesis).
-_LEADING_FLAGS = re.compile(r"\(\?([ims]+)\)")
+# Global flags a rule's regex starts with: "i", "m", "s" can be scoped to the rule instead
+# ("x" not: a comment at the end would swallow the closing parenthesis).
+_LEADING_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
 _SCOPED_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
 
 
@@ -105,19 +105,16 @@ def _joinable_source(pattern: re.Pattern, base_flags: int) -> str | None:
     """The rule's regex as it can stand in an alternation, or None if it cannot."""
     if _BACKREFERENCE.search(pattern.pattern) or "(?P<" in pattern.pattern:
         return None  # a group named twice in one regex would not compile
+    leading = _LEADING_FLAGS.match(pattern.pattern)  # "(?s)..." becomes "(?s:...)"
+    if leading:
+        letters = "".join(sorted(set(leading[0]) - set("(?)")))
+        bits = sum(_SCOPED_FLAGS.get(letter, 0) for letter in letters)
+        if set(letters) <= set(_SCOPED_FLAGS) and pattern.flags == base_flags | bits:
+            return f"(?{letters}:{pattern.pattern[leading.end() :]})"
+        return None
     if pattern.flags == base_flags or not pattern.pattern:  # default(): ''
         return pattern.pattern
-    leading = _LEADING_FLAGS.match(pattern.pattern)  # "(?s)..." becomes "(?s:...)"
-    if leading and pattern.flags == base_flags | _flag_bits(leading[1]):
-        return f"(?{leading[1]}:{pattern.pattern[leading.end() :]})"
     return None
-
-
-def _flag_bits(letters: str) -> int:
-    bits = 0
-    for letter in letters:
-        bits |= _SCOPED_FLAGS[letter]
-    return bits
 
 
 def _alternation(
