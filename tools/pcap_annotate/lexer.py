@@ -6,7 +6,8 @@
 `ConsoleTraceLexer` (`console-with-trace`) reads prompt lines as shell commands and
 everything else as tcpdump output. Both are found by `lexer_by_name`; `register()`
 also lists them in Pygments' own table, so `get_lexer_by_name` finds them without a
-setuptools entry point.
+setuptools entry point. `tokens` below is the grammar; `lexer_engine.AlternationLexer`
+lexes it as Pygments' RegexLexer would, token for token, with one regex match a token.
 """
 
 from __future__ import annotations
