@@ -380,6 +380,18 @@ def test_leading_flags_join_the_alternation_scoped():
     assert isinstance(joined._alternations["root"].pattern, re.Pattern)
 
 
+def test_an_offset_shifts_every_index():
+    toy = type("Toy", (AlternationLexer,), {"tokens": TOY_TOKENS})()
+    toy_reference = type("ToyReference", (RegexLexer,), {"tokens": TOY_TOKENS})()
+    for lexer, reference, text in [
+        (toy, toy_reference, "fgg cde h!x\n#c\n!z a b y"),  # bygroups, using(), the fallback
+        (TcpdumpLexer(), ReferenceTcpdumpLexer(), SOURCE_TRACE),
+    ]:
+        expected = [(index + 1000, token, value) for index, token, value in
+                    reference.get_tokens_unprocessed(text)]  # fmt: skip
+        assert list(lexer.get_tokens_unprocessed(text, offset=1000)) == expected
+
+
 @pytest.mark.parametrize(
     "rule, anchored",
     [

@@ -132,14 +132,10 @@ class ConsoleTraceLexer(Lexer):
             prompt = PROMPT.match(line.rstrip("\n"))
             if prompt:
                 yield offset, Generic.Prompt, prompt["prompt"]
-                start = offset + len(prompt["prompt"])
-                for index, token, value in shell.get_tokens_unprocessed(
-                    line[len(prompt["prompt"]) :]
-                ):
-                    yield start + index, token, value
+                start = len(prompt["prompt"])
+                yield from shell.get_tokens_unprocessed(line[start:], offset=offset + start)
             else:
-                for index, token, value in trace.get_tokens_unprocessed(line):
-                    yield offset + index, token, value
+                yield from trace.get_tokens_unprocessed(line, offset=offset)
             offset += len(line)
 
 

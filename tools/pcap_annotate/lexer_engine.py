@@ -228,7 +228,8 @@ def _rule(first: int, group_count: int, rule_match, action, new_state) -> Rule:
 class AlternationLexer(RegexLexer):
     """RegexLexer's tokens from one alternation per state; subclasses give `tokens`."""
 
-    def get_tokens_unprocessed(self, text, stack=("root",)):
+    def get_tokens_unprocessed(self, text, stack=("root",), offset=0):
+        """RegexLexer's (index, token, value) triples; indexes counted from `offset`."""
         states = _compiled(type(self), self._tokens)
         pos, end = 0, len(text)
         statestack = list(stack)
@@ -239,14 +240,15 @@ class AlternationLexer(RegexLexer):
             if found:
                 token, groups, callback, rule_match, new_state = rules[found.lastindex]
                 if token is not None:
-                    yield pos, token, found.group()
+                    yield offset + pos, token, found.group()
                 elif groups:
                     for group, token in groups:
                         data = found.group(group)
                         if data:
-                            yield found.start(group), token, data
+                            yield offset + found.start(group), token, data
                 elif callback is not None:
-                    yield from callback(self, rule_match(text, pos))
+                    for index, token, value in callback(self, rule_match(text, pos)):
+                        yield offset + index, token, value
                 matched_to = found.end()
                 if new_state is not None:
                     _change_state(statestack, new_state)
@@ -261,9 +263,9 @@ class AlternationLexer(RegexLexer):
             if text[pos] == "\n":  # no rule matched: at a line's end, back to "root"
                 statestack = ["root"]
                 pattern, rules = states["root"]
-                yield pos, Whitespace, "\n"
+                yield offset + pos, Whitespace, "\n"
             else:
-                yield pos, Error, text[pos]
+                yield offset + pos, Error, text[pos]
             pos += 1
             scan = pattern.scanner(text, pos).match  # a scanner stops at its first miss
 
