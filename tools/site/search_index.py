@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import unescape
+from itertools import compress, count, repeat
 from pathlib import Path
 
 # Elements whose end separates words ("<td>a</td><td>b</td>" is "a b", not "ab").
@@ -49,10 +50,13 @@ class SearchRecord:
     text: str | None = None
 
 
-# A tag (quoted attribute values may hold ">"), or a comment. One regular expression scans
-# a post some four times faster than html.parser, which crawls through the large data
-# attributes of tool blocks.
-TAG = re.compile(r"""<!--.*?-->|<(/?)([A-Za-z][\w:-]*)((?>[^>"']+|"[^"]*"|'[^']*')*)>""", re.S)
+# A tag's inside: its name ("/" first for an end tag), then attributes, where a quoted value
+# may hold ">". Possessive repeats never give back what they took: no retries.
+NAME, ATTRIBUTES = r"/?[A-Za-z][\w:-]*", r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+"""
+BODY = re.compile(f"({NAME})({ATTRIBUTES})")
+# A tag, a comment or a declaration ("<!doctype html>"). Split, it yields text, a tag's inside
+# (None for a comment or declaration), text, ... (see _markup).
+MARKUP = re.compile(f"<!--.*?-->|<![A-Za-z][^>]*>|<({NAME}{ATTRIBUTES})>", re.S)
 CLASS = re.compile(r"""(?:^|\s)class\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 
 
@@ -61,49 +65,106 @@ def _classes(attributes: str) -> set[str]:
     return set("".join(found.groups(default="")).split()) if found else set()
 
 
-# Pygments' highlighting spans, most of a post's tags: neither breaking nor silent, they are
-# dropped in one pass first, unless some span carries a silent class (see plain_text).
-SPAN = re.compile(r"""</span>|<span(?: class="[\w -]*")?>""")
-SILENT_SPAN = re.compile(r"<span\b[^>]*(?:" + "|".join(sorted(SILENT_CLASSES)) + ")")
+class _Tags:
+    """What each tag's inside means for the text, remembered: a post repeats the same few
+    dozen tags ("p", "/td", 'div class="highlight"'), so most cost a dict lookup. Bounded:
+    emptied when full."""
+
+    LIMIT = 20_000
+
+    def __init__(self):
+        self.name: dict[str | None, str] = {}  # lower case, "/" first for an end tag
+        self.gap: dict[str | None, str] = {}  # " " for a breaking element
+        self.silent: set[str] = set()  # the start tags of silent elements
+        self.not_tags: set[str] = set()  # "<" + inside + ">" is no tag: the text goes on
+        self.clear()
+
+    def clear(self) -> None:
+        for table in (self.name, self.gap, self.silent, self.not_tags):
+            table.clear()
+        self.name[None], self.gap[None] = "", ""  # a comment or a declaration
+
+    def learn(self, insides: set[str | None]) -> bool:
+        """Read the insides not seen yet; False if one of them is no tag."""
+        unread = insides.difference(self.name, self.not_tags)
+        if len(self.name) + len(unread) > self.LIMIT:
+            self.clear()
+            unread = insides.difference(self.name)
+        for inside in unread:
+            found = BODY.fullmatch(inside)
+            if not found:
+                self.not_tags.add(inside)
+                continue
+            name, attributes = found[1].lower(), found[2]
+            self.name[inside] = name
+            self.gap[inside] = " " if name.lstrip("/") in BREAKING else ""
+            if name in SILENT or (
+                name[0] != "/" and name not in VOID and _classes(attributes) & SILENT_CLASSES
+            ):
+                self.silent.add(inside)
+        return self.not_tags.isdisjoint(insides)
 
 
-SILENT_NAME = re.compile("|".join(sorted(SILENT_CLASSES)))  # a cheap test before _classes
+_TAGS = _Tags()
+
+
+def _split(html: str) -> tuple[list[str | None], set[str | None]] | None:
+    """[text, inside of a tag, text, inside, text, ...] and the distinct insides, cut with
+    str.split in C; or None where that would cut wrong: at a comment or declaration, or
+    where "<" and ">" do not take turns (a "<" that starts no tag, a quoted ">" in a tag,
+    a ">" in the text)."""
+    if "<!" in html:
+        return None
+    pieces = html.replace(">", "<").split("<")
+    # They take turns if putting "<" and ">" back in turn gives the HTML again.
+    turns: list[str | None] = ["<"] * (2 * len(pieces) - 1)
+    turns[0::2], turns[3::4] = pieces, repeat(">", len(range(3, len(turns), 4)))
+    if "".join(turns) != html:
+        return None
+    insides = set(pieces[1::2])
+    return (pieces, insides) if _TAGS.learn(insides) else None
+
+
+def _markup(html: str) -> tuple[list[str | None], set[str | None]]:
+    """The same as _split, with one regular expression: slower, and right for any HTML."""
+    pieces = MARKUP.split(html)
+    insides = set(pieces[1::2])
+    _TAGS.learn(insides)
+    return pieces, insides
 
 
 def plain_text(html: str) -> str:
     """The words of an HTML fragment, markup removed, whitespace collapsed."""
-    if not SILENT_SPAN.search(html):
-        html = SPAN.sub("", html)  # a span neither separates words nor silences them
-    # One split in C: text, "/" or "", tag name, attributes, text, ... (name None: a comment).
-    # Tag i stands between texts[i] and texts[i + 1] and leaves gaps[i] there.
-    pieces = TAG.split(html)
-    texts, closing, attributes = pieces[0::4], pieces[1::4], pieces[3::4]
-    names = [name.lower() if name else "" for name in pieces[2::4]]
-    gaps = [" " if name in BREAKING else "" for name in names]
-    candidates = [
-        index
-        for index, (name, attrs) in enumerate(zip(names, attributes, strict=True))
-        if name in SILENT or (attrs and SILENT_NAME.search(attrs))
-    ]
+    pieces, distinct = _split(html) or _markup(html)
+    insides = pieces[1::2]
+    pieces[1::2] = map(_TAGS.gap.__getitem__, insides)  # [text, gap, text, gap, ...]
+    silent = _TAGS.silent.intersection(distinct)
     end = -1  # the last tag of the silent element skipped last
-    for start in candidates:
-        name = names[start]
-        if start <= end or closing[start] or name in VOID:
-            continue
-        if name not in SILENT and not _classes(attributes[start]) & SILENT_CLASSES:
-            continue
-        depth, end = 1, start  # find its end tag, counting the same element nested in itself
-        while depth and end + 1 < len(names):
-            end += 1
-            if names[end] == name:
-                depth += -1 if closing[end] else 1
-        if depth:
-            end = len(names)  # never closed: silent to the end
-        texts[start + 1 : end + 1] = [""] * len(texts[start + 1 : end + 1])
-        gaps[start : end + 1] = [""] * len(gaps[start : end + 1])
-    merged = [""] * (len(texts) + len(gaps))
-    merged[0::2], merged[1::2] = texts, gaps
-    return " ".join(unescape("".join(merged)).split())
+    for start in compress(count(), map(silent.__contains__, insides)) if silent else ():
+        if start > end:
+            end = _end_of(insides, start)
+            # Its words go (the texts after tags start..end-1), and the gaps of tags
+            # start+1..end: its own gap still separates the words around it.
+            for index in range(2 * start + 2, min(2 * end + 2, len(pieces))):
+                pieces[index] = ""
+    return " ".join(unescape("".join(pieces)).split())
+
+
+def _end_of(insides: list[str | None], start: int) -> int:
+    """The index of the tag that ends the element started at `start` (counting the same
+    element nested in itself), or len(insides) if it is never closed."""
+    names = _TAGS.name
+    name = names[insides[start]]
+    closing, depth = "/" + name, 1
+    for end in range(start + 1, len(insides)):
+        tag = names[insides[end]]
+        if tag == name:
+            depth += 1
+        elif tag == closing:
+            depth -= 1
+            if not depth:
+                return end
+    return len(insides)
 
 
 def documents(records: Iterable[SearchRecord]) -> list[dict[str, object]]:

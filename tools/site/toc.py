@@ -12,12 +12,28 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 LEVELS = {"h2": 2, "h3": 3}  # the headings a reader navigates by; h1 is the title
 MIN_HEADINGS = 3  # fewer headings than this: the post is short, no table
 HEADING = re.compile(r"<(h[23])\b[^>]*>.*?</\1\s*>", re.S | re.I)
+# A heading as Python-Markdown writes one: lower-case tags, double-quoted attribute values
+# without "&", "<" or ">", no stray "<", and inside only the inline elements below. What
+# html.parser makes of it is plain, so it is read without a parser (see _plain_heading).
+PLAIN_ATTRIBUTES = r'((?: [a-z][a-z0-9-]*(?:="[^"<>&]*")?)*)'
+PLAIN_HEADING = re.compile(rf"<(h[23]){PLAIN_ATTRIBUTES}>(.*)</\1>", re.S)
+PLAIN_INLINE_TAG = re.compile(rf"<(/?)([a-z][a-z0-9]*){PLAIN_ATTRIBUTES}>")
+PLAIN_ATTRIBUTE = re.compile(r' ([a-z][a-z0-9-]*)(?:="([^"]*)")?')
+# The commonest of them: text without markup or entities, then the toc extension's permalink.
+COMMON_HEADING = re.compile(
+    r'<h([23]) id="([^"<>&]+)">([^<&]*)'
+    r'(?:<a class="headerlink" href="[^"<>&]*" title="[^"<>&]*">[^<]*</a>)?</h\1>'
+)
+INLINE = frozenset(
+    "a abbr b cite code em i kbd mark q s samp small span strong sub sup u var".split()
+)
 
 
 class TocError(ValueError):
@@ -82,14 +98,59 @@ def tree(entries: tuple[TocEntry, ...]) -> tuple[TocNode, ...]:
     return tuple(nodes)
 
 
+def _plain_heading(heading: str) -> TocEntry | None | bool:
+    """The entry of a heading in Python-Markdown's plain form (None: it has no id or no
+    text), or False if it is not in that form."""
+    common = COMMON_HEADING.fullmatch(heading)
+    if common:
+        level, anchor, text = common.groups()
+        title = " ".join(text.split())
+        return TocEntry(int(level), anchor, title) if title else None
+    found = PLAIN_HEADING.fullmatch(heading)
+    if not found:
+        return False
+    level, attributes, inner = found.groups()
+    pieces = PLAIN_INLINE_TAG.split(inner)  # text, "/" or "", name, attributes, text, ...
+    texts, closing, names, inline_attributes = (
+        pieces[0::4],
+        pieces[1::4],
+        pieces[2::4],
+        pieces[3::4],
+    )
+    if any("<" in text for text in texts) or not INLINE.issuperset(names):
+        return False
+    anchor = dict(PLAIN_ATTRIBUTE.findall(attributes)).get("id")
+    if not anchor:
+        return None  # html.parser opens nothing: the inside is not read
+    # As _Headings does: the text outside headerlink anchors, unescaped piece by piece.
+    words, skip_depth = [unescape(texts[0])], 0
+    for index, name in enumerate(names):
+        if name == "a" and closing[index]:
+            skip_depth -= skip_depth > 0
+        elif name == "a" and "headerlink" in dict(
+            PLAIN_ATTRIBUTE.findall(inline_attributes[index])
+        ).get("class", ""):
+            skip_depth += 1
+        if not skip_depth:
+            words.append(unescape(texts[index + 1]))
+    if skip_depth:
+        return False  # an anchor left open: html.parser would carry it past the heading
+    title = " ".join("".join(words).split())
+    return TocEntry(LEVELS[level], anchor, title) if title else None
+
+
 def headings(html: str) -> tuple[TocEntry, ...]:
     """Every h2/h3 with an id, in document order."""
-    parser = _Headings()
-    # Only the headings go through the parser: a whole post can be slow to parse.
-    for heading in HEADING.finditer(html):
-        parser.feed(heading[0])
-    parser.close()
-    return tuple(parser.entries)
+    found = [heading[0] for heading in HEADING.finditer(html)]
+    entries = [_plain_heading(heading) for heading in found]
+    if any(entry is False for entry in entries):
+        # Only the headings go through the parser: a whole post can be slow to parse.
+        parser = _Headings()
+        for heading in found:
+            parser.feed(heading)
+        parser.close()
+        return tuple(parser.entries)
+    return tuple(entry for entry in entries if entry)
 
 
 def table_of_contents(html: str, min_headings: int = MIN_HEADINGS) -> tuple[TocNode, ...]:
