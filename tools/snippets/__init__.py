@@ -126,15 +126,14 @@ def check_block(
     cache: VerdictCache | None = None,
 ) -> BlockVerdict:
     """Check a code block with every checker that knows its language; raise for bad options."""
-    options = dict(options or {})
-    reason, kernel_option = _options(options)
+    options = dict(options) if options else {}
+    reason, kernel_option = _options(options) if options else ("", None)
     dialect = dialect_of(language)
     commands = tuple(split_commands(language, source))
-    copy = copy_text(language, source, list(commands))
-    snippet = Snippet(
-        language, dialect.family if dialect else "", source, commands, kernel_option or kernel
-    )
-    checkers = _checkers_of(dialect.family) if dialect is not None else ()
+    copy = copy_text(language, source, commands)
+    family = dialect.family if dialect is not None else ""
+    snippet = Snippet(language, family, source, commands, kernel_option or kernel)
+    checkers = _checkers_of(family) if dialect is not None else ()
     if cache is None or not checkers:
         found = [checker.check(snippet) for checker in checkers]
     else:
@@ -156,7 +155,7 @@ def check_block(
     findings.sort(key=LINE)
     return BlockVerdict(
         language=language,
-        verdict=worst([finding.verdict for finding in findings]),
+        verdict=worst({finding.verdict for finding in findings}),
         checkers=tuple(used),
         findings=tuple(findings),
         needs_root=any([f.needs_root for f in findings]) or any(map(runs_as_root, commands)),

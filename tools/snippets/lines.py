@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import re
 import shlex
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 USER_AT_HOST = r"(?:\([^)\s]*\)\s*)?[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?"
 
@@ -28,6 +29,12 @@ class Dialect:
     comment: re.Pattern[str]
     heredocs: bool = False
     session: bool = False  # always a session: a line without a prompt is output
+    # The prompts as one pattern whose alternatives are tried in their order: one match a line.
+    prompt: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        either = "|".join(f"(?:{pattern.pattern})" for pattern in self.prompts)
+        object.__setattr__(self, "prompt", re.compile(either) if self.prompts else None)
 
 
 def _prompts(*patterns: str) -> tuple[re.Pattern[str], ...]:
@@ -106,11 +113,9 @@ def dialect_of(language: str) -> Dialect | None:
 
 
 def _prompt(dialect: Dialect, line: str) -> str | None:
-    for pattern in dialect.prompts:
-        found = pattern.match(line)
-        if found:
-            return found.group(0)
-    return None
+    """The prompt the line starts with: the match of the first of the prompts that matches."""
+    found = dialect.prompt.match(line) if dialect.prompt is not None else None
+    return found.group(0) if found else None
 
 
 def is_session(dialect: Dialect, lines: list[str]) -> bool:
@@ -162,7 +167,7 @@ def split_commands(language: str, source: str) -> list[CommandLine]:
     return commands
 
 
-def copy_text(language: str, source: str, commands: list[CommandLine] | None = None) -> str:
+def copy_text(language: str, source: str, commands: Sequence[CommandLine] | None = None) -> str:
     """Exactly what a reader should paste: the command lines, without prompts or output.
 
     `commands`: the block's `split_commands(language, source)`, when already at hand.

@@ -99,7 +99,8 @@ def _words(value: str) -> list[str]:
 
 def _assignments(text: str) -> list[tuple[str, str]] | str:
     """(key, value) pairs a line sets, or the reason it is ignored."""
-    command = PROMPT.sub("", text.strip(), count=1)
+    command = text.strip()
+    command = command[PROMPT.match(command).end() :]  # PROMPT matches at the start, maybe empty
     if not command or command.startswith(("#", ";")):
         return "blank line or comment"
     echo = ECHO.match(command)

@@ -73,7 +73,7 @@ def _word(value: str) -> str | None:
 
 
 def _window(value: str) -> str | None:
-    problem = _number(0, 2**32 - 1)(value)
+    problem = U32(value)
     if problem:
         return problem
     if int(value) > MAX_WINDOW:

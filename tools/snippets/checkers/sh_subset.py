@@ -30,10 +30,9 @@ RESERVED = frozenset(
 # (Runs of plain characters are taken whole, `++`: no other part of a word starts with one.)
 # A `\`-newline is removed by bash before anything else: between words it is a blank, inside
 # a word or a double-quoted string it joins the two lines; inside '…' it is two letters.
-TOKEN = re.compile(
-    r"""
-      (?P<blank>(?:[ \t]++|\\\n)+)
-    | (?P<comment>\#[^\n]*)
+BLANK = r"(?:[ \t]++|\\\n)+"
+NOT_BLANK = r"""
+      (?P<comment>\#[^\n]*)
     | (?P<newline>\n)
     | (?P<op>&&|\|\||[|;]|&(?!>))
     | (?P<redirect>[0-9]*(?:>>|>&|>|<)(?![(&|<>;]))
@@ -44,12 +43,14 @@ TOKEN = re.compile(
         | '[^'\x00-\x08\x0b-\x1f\x7f]*'
         | "(?:[^"\\$`!\x00-\x08\x0b-\x1f\x7f]++|\\[^\x00-\x08\x0b-\x1f\x7f]|\$[A-Za-z0-9_?])*"
       )+)
-    """,
-    re.X,
+"""
+TOKEN = re.compile(rf"(?P<blank>{BLANK}) | {NOT_BLANK}", re.X)
+# One pass over a script: each match is a token with the blanks before it (taken whole,
+# `*+`, as TOKEN takes them), blanks that end the script, or the first character outside
+# the subset. No TOKEN alternative matches an empty text, so no character is skipped.
+SCAN = re.compile(
+    rf"(?:[ \t]|\\\n)*+ (?: {NOT_BLANK} ) | (?P<blank>{BLANK}) | (?P<other>.)", re.X | re.S
 )
-# TOKEN, or any other character: one pass over a script finds every token or the first
-# character outside the subset (no TOKEN alternative matches an empty text).
-SCAN = re.compile(TOKEN.pattern + r"| (?P<other>.)", re.X | re.S)
 CONTINUATION = "\\\n"
 JOINERS = frozenset({"&&", "||", "|"})  # need a command after them, on this line or a later one
 
@@ -65,7 +66,7 @@ def tokens(script: str) -> list[tuple[str, str]] | None:
         if kind == "other":
             return None
         if kind != "blank" and kind != "comment":
-            text = match.group()
+            text = match.group(kind)
             found.append((kind, text.replace(CONTINUATION, "") if "\\" in text else text))
     return found
 

@@ -87,7 +87,7 @@ def check(snippet: Snippet) -> Report:
     findings = []
     for command in snippet.commands:
         span = range(command.line, command.line + len(command.display_lines))
-        problem = next((errors[line] for line in span if line in errors), None)
+        problem = next((errors[line] for line in span if line in errors), None) if errors else None
         if problem is None:
             harm = destroys(command.text)
             message = "parses (bash -n)" + (f"; destructive: {harm}" if harm else "")
