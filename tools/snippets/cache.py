@@ -128,7 +128,7 @@ class VerdictCache:
         self.hits: dict[str, int] = {}
         self.misses: dict[str, int] = {}
         self._code: dict[str, str] = {}  # checker name -> code digest, fixed for this instance
-        # checker name -> code digest -> block key -> stored report (list) or Report
+        # checker name -> code digest -> block key -> stored report (a list, see _stored)
         self._reports: dict[str, dict[str, dict]] | None = None
         self._filed: dict[str, dict] = {}  # checker name -> its reports under its current code
         self._fresh: dict[str, dict[str, list]] = {}  # checker name -> reports checked here
@@ -148,21 +148,24 @@ class VerdictCache:
         """Each checker's report on a block: from the cache when its code is unchanged."""
         key = block_key(snippet.language, options, snippet.source, snippet.kernel)
         reports = []
-        texts = None  # the block's command texts by line, to read stored findings back
+        texts = None  # the block's command texts by line: stored findings leave them out
         for checker in checkers:
             name = checker.name
             filed = self._filed.get(name)
             if filed is None:
                 filed = self._file_of(checker)
-            report = filed.get(key)
-            if report is not None and report.__class__ is not Report:
+            stored = filed.get(key)
+            report = None
+            if stored is not None:
                 if texts is None:
                     texts = {command.line: command.text for command in snippet.commands}
-                report = filed[key] = _report(report, name, texts)
+                report = _report(stored, name, texts)
             if report is None:
                 self.misses[name] = self.misses.get(name, 0) + 1
-                report = filed[key] = checker.check(snippet)
-                self._fresh[name][key] = _stored(report, name, snippet.commands)
+                report = checker.check(snippet)
+                if report.findings and texts is None:
+                    texts = {command.line: command.text for command in snippet.commands}
+                filed[key] = self._fresh[name][key] = _stored(report, name, texts)
             else:
                 self.hits[name] = self.hits.get(name, 0) + 1
             reports.append(report)
@@ -232,12 +235,11 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
     return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
-def _stored(report: Report, checker: str, commands) -> list:
+def _stored(report: Report, checker: str, texts: dict[int, str] | None) -> list:
     """A report as JSON: its badge, then its findings (see `_stored_finding`)."""
     if not report.findings:
         return [report.badge]
-    texts = {command.line: command.text for command in commands}
-    return [report.badge, *(_stored_finding(f, checker, texts) for f in report.findings)]
+    return [report.badge, *[_stored_finding(f, checker, texts) for f in report.findings]]
 
 
 def _stored_finding(finding: Finding, checker: str, texts: dict[int, str]) -> list:
