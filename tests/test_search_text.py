@@ -200,7 +200,7 @@ def test_both_ways_of_cutting_a_post_are_exercised():
 
 
 def test_the_remembered_tags_can_be_emptied_midway(monkeypatch):
-    monkeypatch.setattr(search_index._Tags, "LIMIT", 8)
+    monkeypatch.setattr(search_index._Tags, "LIMIT", 200)
     search_index._TAGS.clear()
     for fragment in FRAGMENTS[:300]:
         assert search_index.plain_text(fragment) == reference_text(fragment), fragment

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import unescape
-from itertools import compress, count, repeat
+from itertools import repeat
 from pathlib import Path
 
 # Elements whose end separates words ("<td>a</td><td>b</td>" is "a b", not "ab").
@@ -65,16 +65,23 @@ def _classes(attributes: str) -> set[str]:
     return set("".join(found.groups(default="")).split()) if found else set()
 
 
+# The gap a silent element's start tag leaves at first: list.index then finds the few of
+# them in C. It becomes the tag's real gap once the element is skipped.
+SILENT_START = "\x00"
+
+
 class _Tags:
     """What each tag's inside means for the text, remembered: a post repeats the same few
-    dozen tags ("p", "/td", 'div class="highlight"'), so most cost a dict lookup. Bounded:
-    emptied when full."""
+    dozen tags ("p", "/td", 'div class="highlight"'), so most cost a dict lookup. Bounded,
+    so that many builds in one process (the devserver) do not grow it: emptied when the
+    insides it keeps reach LIMIT characters."""
 
-    LIMIT = 20_000
+    LIMIT = 1_000_000
 
     def __init__(self):
+        self.size = 0  # characters of the insides kept
         self.name: dict[str | None, str] = {}  # lower case, "/" first for an end tag
-        self.gap: dict[str | None, str] = {}  # " " for a breaking element
+        self.gap: dict[str | None, str] = {}  # " " for a breaking element, SILENT_START
         self.silent: set[str] = set()  # the start tags of silent elements
         self.not_tags: set[str] = set()  # "<" + inside + ">" is no tag: the text goes on
         self.clear()
@@ -83,13 +90,16 @@ class _Tags:
         for table in (self.name, self.gap, self.silent, self.not_tags):
             table.clear()
         self.name[None], self.gap[None] = "", ""  # a comment or a declaration
+        self.size = 0
 
     def learn(self, insides: set[str | None]) -> bool:
         """Read the insides not seen yet; False if one of them is no tag."""
         unread = insides.difference(self.name, self.not_tags)
-        if len(self.name) + len(unread) > self.LIMIT:
+        self.size += sum(map(len, unread))
+        if self.size > self.LIMIT:
             self.clear()
             unread = insides.difference(self.name)
+            self.size = sum(map(len, unread))
         for inside in unread:
             found = BODY.fullmatch(inside)
             if not found:
@@ -102,6 +112,7 @@ class _Tags:
                 name[0] != "/" and name not in VOID and _classes(attributes) & SILENT_CLASSES
             ):
                 self.silent.add(inside)
+                self.gap[inside] = SILENT_START
         return self.not_tags.isdisjoint(insides)
 
 
@@ -138,15 +149,22 @@ def plain_text(html: str) -> str:
     pieces, distinct = _split(html) or _markup(html)
     insides = pieces[1::2]
     pieces[1::2] = map(_TAGS.gap.__getitem__, insides)  # [text, gap, text, gap, ...]
-    silent = _TAGS.silent.intersection(distinct)
-    end = -1  # the last tag of the silent element skipped last
-    for start in compress(count(), map(silent.__contains__, insides)) if silent else ():
-        if start > end:
-            end = _end_of(insides, start)
-            # Its words go (the texts after tags start..end-1), and the gaps of tags
-            # start+1..end: its own gap still separates the words around it.
-            for index in range(2 * start + 2, min(2 * end + 2, len(pieces))):
-                pieces[index] = ""
+    at = 0 if not _TAGS.silent.isdisjoint(distinct) else len(pieces)
+    while True:
+        try:
+            at = pieces.index(SILENT_START, at)
+        except ValueError:
+            break
+        if at % 2 == 0:  # a text that is "\0" by chance
+            at += 1
+            continue
+        start = at // 2  # the gap of tag i is pieces[2i + 1]
+        end = _end_of(insides, start)
+        pieces[at] = " " if _TAGS.name[insides[start]] in BREAKING else ""
+        # Its words go (the texts after tags start..end-1), and the gaps of tags
+        # start+1..end: its own gap still separates the words around it.
+        at = min(2 * end + 2, len(pieces))
+        pieces[2 * start + 2 : at] = repeat("", at - 2 * start - 2)
     return " ".join(unescape("".join(pieces)).split())
 
 

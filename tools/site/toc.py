@@ -26,9 +26,10 @@ PLAIN_ATTRIBUTES = r'((?: [a-z][a-z0-9-]*(?:="[^"<>&]*")?)*)'
 PLAIN_HEADING = re.compile(rf"<(h[23]){PLAIN_ATTRIBUTES}>(.*)</\1>", re.S)
 PLAIN_INLINE_TAG = re.compile(rf"<(/?)([a-z][a-z0-9]*){PLAIN_ATTRIBUTES}>")
 PLAIN_ATTRIBUTE = re.compile(r' ([a-z][a-z0-9-]*)(?:="([^"]*)")?')
-# The commonest of them: text without markup or entities, then the toc extension's permalink.
+# The commonest of them: text without markup or entities, then the toc extension's permalink
+# (or no id at all: a heading in a tool block, which the table leaves out).
 COMMON_HEADING = re.compile(
-    r'<h([23]) id="([^"<>&]+)">([^<&]*)'
+    r'<h([23])(?: id="([^"<>&]+)")?>([^<&]*)'
     r'(?:<a class="headerlink" href="[^"<>&]*" title="[^"<>&]*">[^<]*</a>)?</h\1>'
 )
 INLINE = frozenset(
@@ -105,7 +106,7 @@ def _plain_heading(heading: str) -> TocEntry | None | bool:
     if common:
         level, anchor, text = common.groups()
         title = " ".join(text.split())
-        return TocEntry(int(level), anchor, title) if title else None
+        return TocEntry(int(level), anchor, title) if anchor and title else None
     found = PLAIN_HEADING.fullmatch(heading)
     if not found:
         return False
