@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from dataclasses import fields
@@ -39,25 +40,31 @@ FORMAT = "4:" + ",".join(FINDING_FIELDS)
 
 # File digests by path, reused while the file's size and mtime stay the same. Bounded by the
 # number of source files, and revalidated on every use, so it never goes stale across builds.
-_digests: dict[Path, tuple[int, int, str]] = {}
+_digests: dict[str, tuple[int, int, str]] = {}
 
 
-def _file_digest(path: Path) -> str:
-    status = path.stat()
+def _file_digest(path: str, status: os.stat_result) -> str:
     known = _digests.get(path)
     if known and known[:2] == (status.st_size, status.st_mtime_ns):
         return known[2]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "rb") as source:
+        digest = hashlib.sha256(source.read()).hexdigest()
     _digests[path] = (status.st_size, status.st_mtime_ns, digest)
     return digest
 
 
 def code_hash(patterns: tuple[str, ...], root: Path = REPO) -> str:
     """A digest of every file matching the glob patterns under `root` (names and contents)."""
-    files = sorted({path for pattern in patterns for path in root.glob(pattern) if path.is_file()})
+    prefix = len(str(root)) + 1  # the globbed paths are `root / relative path`
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path.relative_to(root)}\0{_file_digest(path)}\0".encode())
+    for path in sorted({path for pattern in patterns for path in root.glob(pattern)}):
+        name = str(path)
+        try:
+            status = os.stat(name)
+        except OSError:  # a dangling link, or removed since the glob: not a file
+            continue
+        if stat.S_ISREG(status.st_mode):
+            digest.update(f"{name[prefix:]}\0{_file_digest(name, status)}\0".encode())
     return digest.hexdigest()
 
 
@@ -131,7 +138,7 @@ class VerdictCache:
         # checker name -> code digest -> block key -> stored report (a list, see _stored)
         self._reports: dict[str, dict[str, dict]] | None = None
         self._filed: dict[str, dict] = {}  # checker name -> its reports under its current code
-        self._fresh: dict[str, dict[str, list]] = {}  # checker name -> reports checked here
+        self._changed = False  # some report was checked since the last flush
 
     @property
     def path(self) -> Path | None:
@@ -165,7 +172,8 @@ class VerdictCache:
                 report = checker.check(snippet)
                 if report.findings and texts is None:
                     texts = {command.line: command.text for command in snippet.commands}
-                filed[key] = self._fresh[name][key] = _stored(report, name, texts)
+                filed[key] = _stored(report, name, texts)
+                self._changed = True
             else:
                 self.hits[name] = self.hits.get(name, 0) + 1
             reports.append(report)
@@ -178,7 +186,6 @@ class VerdictCache:
         code = self.code(checker)
         filed = self._reports.setdefault(checker.name, {}).setdefault(code, {})
         self._filed[checker.name] = filed
-        self._fresh.setdefault(checker.name, {})
         return filed
 
     def _read(self) -> dict[str, dict[str, dict]]:
@@ -197,13 +204,11 @@ class VerdictCache:
 
     def flush(self) -> None:
         """Write the reports checked since the last flush, merged with what is on disk."""
-        if not any(self._fresh.values()) or self.path is None:
+        if not self._changed or self.path is None:
             return
-        merged = self._read()
-        for name, fresh in self._fresh.items():
-            if fresh:
-                filed = merged.setdefault(name, {}).setdefault(self._code[name], {})
-                filed.update(fresh)
+        merged = self._read()  # what other builds wrote meanwhile is kept too
+        for name, filed in self._filed.items():
+            merged.setdefault(name, {}).setdefault(self._code[name], {}).update(filed)
         reports = {}
         for name, by_code in merged.items():
             current = self._code.get(name)  # hashed here: only its current code is kept
@@ -224,8 +229,7 @@ class VerdictCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        for fresh in self._fresh.values():
-            fresh.clear()
+        self._changed = False
 
 
 def block_key(language: str, options: dict[str, str], source: str, kernel: str) -> str:

@@ -214,6 +214,9 @@ def _shlex_word(raw: str) -> str:
     """A word as shlex gives it: quotes removed, escapes resolved."""
     if "'" not in raw and '"' not in raw and "\\" not in raw:
         return raw
+    quote = raw[0]
+    if quote in "'\"" and raw[-1] == quote and raw.count(quote) == 2 and "\\" not in raw:
+        return raw[1:-1]  # one quoted string, nothing escaped in it
     return "".join(
         single + _quoted_escapes(double) + escaped + plain
         for single, double, escaped, plain in SHLEX_PART.findall(raw)
@@ -293,7 +296,10 @@ def may_run(text: str, *programs: str) -> bool:
     """
     if "'" in text or '"' in text or "\\" in text:
         return True
-    return any(program in text for program in programs)
+    for program in programs:
+        if program in text:
+            return True
+    return False
 
 
 ROOT_WRAPPERS = ("sudo", "doas", "su")
