@@ -14,6 +14,7 @@ results; then the ratio for all bodies together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import re
 import shutil
@@ -144,7 +145,8 @@ def built_bodies(scratch: Path) -> dict[str, str]:
     bodies = {}
     for label, overrides in (("real", {}), ("synthetic", {"PATH": str(synthetic)})):
         output = scratch / label
-        errors = site.build(ROOT / "pelicanconf.py", output, overrides, stream=io.StringIO())
+        with contextlib.redirect_stdout(io.StringIO()):  # Pelican's "Done: ..." line
+            errors = site.build(ROOT / "pelicanconf.py", output, overrides, stream=io.StringIO())
         if errors:
             raise SystemExit(f"error: building the {label} posts: {errors[0]}")
         for page in sorted((output / "posts").glob("*/index.html")):
