@@ -288,14 +288,19 @@ def _unwrapped(argv: list[str]) -> list[str]:
     return argv[index:]
 
 
+# Quotes and backslashes: all the shell lexer above deletes from a line to make its words.
+QUOTING = str.maketrans("", "", "'\"\\")
+
+
 def may_run(text: str, *programs: str) -> bool:
     """False only when no simple command of the line can run one of the programs.
 
-    Without a quote or a backslash, the words of a line are pieces of its text, so a
-    program's name must be in the text for a word to name it.
+    The lexer makes each word of a piece of the line by deleting quotes and backslashes, so
+    a word naming a program (none holds a quote or backslash) leaves that name in the line
+    once they are deleted.
     """
     if "'" in text or '"' in text or "\\" in text:
-        return True
+        text = text.translate(QUOTING)
     for program in programs:
         if program in text:
             return True
