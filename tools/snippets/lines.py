@@ -288,10 +288,6 @@ def _unwrapped(argv: list[str]) -> list[str]:
     return argv[index:]
 
 
-# Quotes and backslashes: all the shell lexer above deletes from a line to make its words.
-QUOTING = str.maketrans("", "", "'\"\\")
-
-
 def may_run(text: str, *programs: str) -> bool:
     """False only when no simple command of the line can run one of the programs.
 
@@ -299,8 +295,8 @@ def may_run(text: str, *programs: str) -> bool:
     a word naming a program (none holds a quote or backslash) leaves that name in the line
     once they are deleted.
     """
-    if "'" in text or '"' in text or "\\" in text:
-        text = text.translate(QUOTING)
+    if "'" in text or '"' in text or "\\" in text:  # (str.replace: faster than translate)
+        text = text.replace("'", "").replace('"', "").replace("\\", "")
     for program in programs:
         if program in text:
             return True

@@ -23,7 +23,7 @@ def _vcb():
 
 # What the VCB linter's shells may delete from a line before naming its program: quotes,
 # escapes, continuations. No program name contains one of them.
-ELIDED = str.maketrans("", "", "\"'\\^\r\n \t")
+ELIDED = "\"'\\^\r\n \t"
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,7 +39,10 @@ def may_run_vcb(vcb, text: str) -> bool:
     The linter's shells only delete characters (ELIDED) from a line to make its words, so
     a word naming a VCB program leaves that name in the line with those characters removed.
     """
-    return _names(vcb).search(text.lower().translate(ELIDED)) is not None
+    squeezed = text.lower()
+    for character in ELIDED:  # str.replace, several times faster than str.translate here
+        squeezed = squeezed.replace(character, "")
+    return _names(vcb).search(squeezed) is not None
 
 
 def destructive(text: str) -> str:
