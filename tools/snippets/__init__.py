@@ -24,9 +24,9 @@ from tools.snippets.fences import Fence, FenceError, document_lines, find_fences
 from tools.snippets.lines import (
     CommandLine,
     copy_text,
+    dialect_commands,
     dialect_of,
     runs_as_root,
-    split_commands,
 )
 
 __all__ = ["BlockVerdict", "CommandLine", "SnippetError", "check_block", "copy_text"]
@@ -129,7 +129,7 @@ def check_block(
     options = dict(options) if options else {}
     reason, kernel_option = _options(options) if options else ("", None)
     dialect = dialect_of(language)
-    commands = tuple(split_commands(language, source))
+    commands = tuple(dialect_commands(dialect, source)) if dialect is not None else ()
     copy = copy_text(language, source, commands)
     family = dialect.family if dialect is not None else ""
     snippet = Snippet(language, family, source, commands, kernel_option or kernel)

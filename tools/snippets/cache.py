@@ -172,7 +172,7 @@ class VerdictCache:
                 report = checker.check(snippet)
                 if report.findings and texts is None:
                     texts = {command.line: command.text for command in snippet.commands}
-                filed[key] = _stored(report, name, texts)
+                filed[key] = STORED_NOTHING if report is NOTHING else _stored(report, name, texts)
                 self._changed = True
             else:
                 self.hits[name] = self.hits.get(name, 0) + 1
@@ -239,6 +239,9 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
     return hashlib.blake2b(block.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
+STORED_NOTHING = ("",)  # NOTHING as stored (a tuple, so one can serve every entry)
+
+
 def _stored(report: Report, checker: str, texts: dict[int, str] | None) -> list:
     """A report as JSON: its badge, then its findings (see `_stored_finding`)."""
     if not report.findings:
@@ -261,6 +264,8 @@ def _stored_finding(finding: Finding, checker: str, texts: dict[int, str]) -> li
 
 def _report(stored, checker: str, texts: dict[int, str]) -> Report | None:
     """The Report a stored entry holds, or None when it is malformed."""
+    if stored is STORED_NOTHING:
+        return NOTHING
     if not (isinstance(stored, list) and stored and isinstance(stored[0], str)):
         return None
     if len(stored) == 1 and not stored[0]:

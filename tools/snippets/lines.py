@@ -136,8 +136,11 @@ def _joined(dialect: Dialect, lines: list[str]) -> str:
 def split_commands(language: str, source: str) -> list[CommandLine]:
     """The commands of a block, in order; an empty list for a language without commands."""
     dialect = dialect_of(language)
-    if dialect is None:
-        return []
+    return [] if dialect is None else dialect_commands(dialect, source)
+
+
+def dialect_commands(dialect: Dialect, source: str) -> list[CommandLine]:
+    """The commands of a block written in a dialect, in order."""
     lines = source.split("\n")
     session = is_session(dialect, lines)
     commands: list[CommandLine] = []

@@ -15,6 +15,7 @@ SHELL_OF_FAMILY = {"sh": "sh", "cmd": "cmd", "powershell": "cmd"}
 SEVERITY = {"error": "error", "warning": "warning"}  # anything else (info, note) is ok
 
 
+@functools.cache  # the VCB tool, once imported (an ImportError is raised again each time)
 def _vcb():
     import tools.vcb
 
