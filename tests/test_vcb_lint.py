@@ -243,3 +243,23 @@ def test_any_line_gives_a_result_or_a_vcb_error_never_a_crash():
             except VcbError:
                 continue
             assert result.ok is (not any(p.severity == "error" for p in result.problems))
+
+
+# Worked by hand from the C runtime rules (tools/vcb/shell.py): backslashes are literal
+# unless they come before a quote; 2n of them before a quote give n and the quote toggles.
+CRT_SPLITS = [
+    ("vcbMounter.exe -r E:\\mnt\\vm1  \\\\server\\share\t-t fullvm",
+     ["vcbMounter.exe", "-r", "E:\\mnt\\vm1", "\\\\server\\share", "-t", "fullvm"]),
+    ('"C:\\Program Files\\x.exe" -r "E:\\mnt\\a b\\\\" -t',
+     ["C:\\Program Files\\x.exe", "-r", "E:\\mnt\\a b\\", "-t"]),
+    ('x a\\\\\\"b "c""d" e', ["x", 'a\\"b', 'c"d', "e"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "words"), CRT_SPLITS)
+def test_command_lines_split_by_the_c_runtime_rules(line, words):
+    from tools.vcb.shell import split
+
+    assert [word.text for word in split(line, "cmd").words] == words
+    assert split(line, "cmd") == split(line, "cmd")  # remembered, and the same answer
+    assert [word.raw for word in split(line, "cmd").words][0] in line

@@ -156,6 +156,18 @@ def test_every_era_row_is_reachable_and_ordered():
     assert find_era("6.8").version == "6.6"
 
 
+def test_the_remembered_era_follows_the_kernel_asked():
+    # Eras remembered per version must not leak from one kernel to the next (table above).
+    assert [find_era(v).version for v in ("2.6.17", "6.16", "2.6.17", " today ", "3.10")] == [
+        "2.6.17", "6.16", "2.6.17", "6.16", "3.4",
+    ]  # fmt: skip
+    # floor(log2(174760)) - 15 = 2 (2.6.11's tcp_rmem max); floor(log2(4 MiB)) - 15 = 7.
+    assert [choose(v).shift for v in ("2.6.11", "2.6.17", "2.6.11")] == [2, 7, 2]
+    for bad in ("1.0", "x", "1.0"):  # an unknown version raises every time it is asked
+        with pytest.raises(WscaleError):
+            find_era(bad)
+
+
 def test_window_scaling_off_sends_no_shift():
     choice = choose("2.6.17", window_scaling=False)
     assert choice.shift is None and choice.max_window == 65535
