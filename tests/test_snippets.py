@@ -378,3 +378,63 @@ def test_cli_smoke_on_the_real_posts():
     )
     assert done.returncode == 0, done.stderr
     assert ", 0 errors" in done.stdout
+
+
+def _reports_of(cache, checker, snippet):
+    return cache.reports((checker,), snippet, {})
+
+
+def test_stored_findings_read_back_exactly(tmp_path):
+    from tools.snippets.checkers import Checker, Finding, Report, Snippet
+
+    commands = tuple(split_commands("sh", "rm -rf /tmp/x\nip route show"))
+    snippet = Snippet("sh", "sh", "rm -rf /tmp/x\nip route show", commands, "2.6.17")
+    findings = (
+        Finding(1, "rm -rf /tmp/x", "probe", "warning", "gone", True, "removes files"),
+        Finding(1, "rm -rf /tmp/x", "probe", "ok", "needs root only", True),
+        Finding(2, "ip route show", "probe", "error", "plain"),
+        Finding(2, "another command", "probe", "ok", "names another command"),
+        Finding(9, "no such line", "someone else", "ok", "another checker", False, "x"),
+    )
+    checks = []
+    probe = Checker(
+        "probe", frozenset({"sh"}), ("tools/snippets/checkers/base.py",),
+        lambda s: checks.append(s) or Report(findings, "probe badge"),
+    )  # fmt: skip
+    first = VerdictCache(tmp_path, root=ROOT)
+    assert _reports_of(first, probe, snippet) == [Report(findings, "probe badge")]
+    first.flush()
+    again = VerdictCache(tmp_path, root=ROOT)
+    assert _reports_of(again, probe, snippet) == [Report(findings, "probe badge")]
+    assert (len(checks), again.hits, again.misses) == (1, {"probe": 1}, {})
+
+
+def test_the_cache_file_does_not_depend_on_the_order_blocks_were_checked(tmp_path):
+    blocks = [("sh", f"ip route change 10.0.{n}.0/24 via 192.0.2.1 window 65535") for n in range(6)]
+    blocks += [("console", "$ tcpdump -ni eth0 'tcp port 80'"), ("bat", "vcbMounter.exe -h vc")]
+    written = []
+    for order in (blocks, blocks[::-1]):
+        cache = VerdictCache(tmp_path / str(len(written)))
+        for block in order:
+            check_block(*block, cache=cache)
+        cache.flush()
+        written.append(cache.path.read_bytes())
+    assert written[0] == written[1]
+    assert list(tmp_path.rglob("*.tmp")) == []  # the temporary file was renamed into place
+
+
+def test_a_malformed_entry_is_checked_again_and_the_rest_still_served(tmp_path):
+    import json
+
+    blocks = [("sh", "ip route change default via 192.0.2.1 window 65535"), ("sh", "true")]
+    cache = VerdictCache(tmp_path)
+    verdicts = [check_block(*block, cache=cache) for block in blocks]
+    cache.flush()
+    data = json.loads(cache.path.read_text())
+    (code, filed), = data["reports"]["ip route"].items()  # fmt: skip
+    key = next(key for key, stored in filed.items() if len(stored) > 1)  # the route's report
+    filed[key] = ["ip route", [1, "ok"]]  # a finding cut short
+    cache.path.write_text(json.dumps(data))
+    again = VerdictCache(tmp_path)
+    assert [check_block(*block, cache=again) for block in blocks] == verdicts
+    assert again.misses == {"ip route": 1} and again.hits["ip route"] == 1
