@@ -125,6 +125,8 @@ def is_session(dialect: Dialect, lines: list[str]) -> bool:
 
 def _joined(dialect: Dialect, lines: list[str]) -> str:
     """The command as a checker reads it: continuation marks dropped, lines put together."""
+    if len(lines) == 1:  # what the join below gives for one line
+        return lines[0].strip()
     parts = []
     for line in lines[:-1]:
         found = dialect.continuation.search(line)

@@ -43,8 +43,10 @@ def one_of(*choices: str) -> Validator:
 
 
 def matches(pattern: str, what: str) -> Validator:
+    compiled = re.compile(pattern)
+
     def validate(value: str) -> str | None:
-        return None if re.fullmatch(pattern, value) else f"{value!r} is not {what}"
+        return None if compiled.fullmatch(value) else f"{value!r} is not {what}"
 
     return validate
 

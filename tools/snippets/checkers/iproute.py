@@ -62,14 +62,16 @@ def _address(value: str) -> str | None:
     return None
 
 
+TIME = re.compile(r"\d+(?:\.\d+)?(?:s|ms|us|ns)?")
+NAME_WORD = re.compile(r"[\w.:@/-]+")
+
+
 def _time(value: str) -> str | None:
-    return (
-        None if re.fullmatch(r"\d+(?:\.\d+)?(?:s|ms|us|ns)?", value) else f"{value!r} is not a time"
-    )
+    return None if TIME.fullmatch(value) else f"{value!r} is not a time"
 
 
 def _word(value: str) -> str | None:
-    return None if re.fullmatch(r"[\w.:@/-]+", value) else f"{value!r} is not a name"
+    return None if NAME_WORD.fullmatch(value) else f"{value!r} is not a name"
 
 
 def _window(value: str) -> str | None:

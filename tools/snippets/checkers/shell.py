@@ -23,13 +23,16 @@ NAME = "sh syntax"
 BASH_ERROR = re.compile(r"^[^:\n]*: line (?P<line>\d+): (?P<message>.*)$", re.M)
 
 
+SHORT_OPTIONS = re.compile(r"-[A-Za-z]+")  # a cluster of short options, as `-rf`
+
+
 def _has_option(*letters: str) -> Callable[[list[str]], bool]:
     """Whether any short option cluster (`-rf`) or long option names one of the letters."""
     names = {f"--{word}" for word in ("recursive", "force")}
 
     def test(argv: list[str]) -> bool:
         return any(
-            word in names or (re.fullmatch(r"-[A-Za-z]+", word) and set(word[1:]) & set(letters))
+            word in names or (SHORT_OPTIONS.fullmatch(word) and set(word[1:]) & set(letters))
             for word in argv[1:]
         )
 
