@@ -242,31 +242,34 @@ def block_key(language: str, options: dict[str, str], source: str, kernel: str) 
 STORED_NOTHING = ("",)  # NOTHING as stored (a tuple, so one can serve every entry)
 
 
-def _stored(report: Report, checker: str, texts: dict[int, str] | None) -> list:
-    """A report as JSON: its badge, then its findings (see `_stored_finding`)."""
+def _stored(report: Report, checker: str, texts: dict[int, str] | None) -> tuple:
+    """A report as JSON: its badge, then its findings (see `_stored_finding`).
+
+    Tuples (JSON arrays once written): the collector stops tracking tuples of plain values.
+    """
     if not report.findings:
-        return [report.badge]
-    return [report.badge, *[_stored_finding(f, checker, texts) for f in report.findings]]
+        return (report.badge,)
+    return (report.badge, *[_stored_finding(f, checker, texts) for f in report.findings])
 
 
-def _stored_finding(finding: Finding, checker: str, texts: dict[int, str]) -> list:
+def _stored_finding(finding: Finding, checker: str, texts: dict[int, str]) -> tuple:
     """[line, verdict, message, needs_root, destructive] without trailing default values,
     when the finding names its checker and the command on its line; else every field."""
     if finding.checker != checker or texts.get(finding.line) != finding.command:
-        return list(finding_values(finding))
-    stored = [finding.line, finding.verdict, finding.message]
-    if finding.needs_root is not False or finding.destructive != "":
-        stored.append(finding.needs_root)
-        if finding.destructive != "":
-            stored.append(finding.destructive)
-    return stored
+        return finding_values(finding)
+    if finding.destructive != "":
+        return (finding.line, finding.verdict, finding.message, finding.needs_root,
+                finding.destructive)  # fmt: skip
+    if finding.needs_root is not False:
+        return finding.line, finding.verdict, finding.message, finding.needs_root
+    return finding.line, finding.verdict, finding.message
 
 
 def _report(stored, checker: str, texts: dict[int, str]) -> Report | None:
     """The Report a stored entry holds, or None when it is malformed."""
     if stored is STORED_NOTHING:
         return NOTHING
-    if not (isinstance(stored, list) and stored and isinstance(stored[0], str)):
+    if not (isinstance(stored, (list, tuple)) and stored and isinstance(stored[0], str)):
         return None
     if len(stored) == 1 and not stored[0]:
         return NOTHING  # what most checkers say of most blocks
