@@ -120,7 +120,8 @@ def _prompt(dialect: Dialect, line: str) -> str | None:
 
 def is_session(dialect: Dialect, lines: list[str]) -> bool:
     """A block with at least one prompted line is a session (its other lines may be output)."""
-    return dialect.session or any(_prompt(dialect, line) is not None for line in lines)
+    prompt = dialect.prompt
+    return dialect.session or (prompt is not None and any(map(prompt.match, lines)))
 
 
 def _joined(dialect: Dialect, lines: list[str]) -> str:
@@ -181,7 +182,7 @@ def copy_text(language: str, source: str, commands: Sequence[CommandLine] | None
         commands = split_commands(language, source)
     if not commands:  # no command to pick out (plain text, output only): the block as shown
         return source.strip("\n")
-    return "\n".join(line for command in commands for line in command.display_lines)
+    return "\n".join([line for command in commands for line in command.display_lines])
 
 
 # Words that run the next word as the command: `sudo tcpdump …`, `env X=1 ip route …`.
