@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools import search_index, toc  # noqa: E402
+from tools.site import search_index, toc  # noqa: E402
 
 ERAS = json.dumps([{"version": f"2.6.{n}", "rmem": [4096, 87380, 4194304]} for n in range(60)])
 
