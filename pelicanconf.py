@@ -79,7 +79,8 @@ THEME_CSS = [
     "css/vcb.css",
     "css/pcap.css",
 ]
-THEME_JS = ["js/theme.js", "js/copy.js", "js/wscale.js"]
+# js/wscale-eras.js is written by the build (the window-scaling calculator's kernel table).
+THEME_JS = ["js/theme.js", "js/copy.js", "js/wscale-eras.js", "js/wscale.js"]
 # `python -m tools.site devserver` turns this on: pages then load js/livereload.js.
 OPSKB_LIVE_RELOAD = False
 

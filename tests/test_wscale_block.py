@@ -85,20 +85,25 @@ def test_built_block_html(tmp_path, monkeypatch):
     figure = re.search(r'<figure class="tool-block tool-wscale".*?</figure>', page, re.S)[0]
     assert "1,025,408 bytes" in figure  # 16022 × 64
     assert 'data-copy="python -m tools.wscale effective 16022 6"' in figure
-    eras = json.loads(html.unescape(re.search(r'data-eras="([^"]*)"', figure)[1]))
-    assert eras == json.loads(json.dumps(eras_table()))  # the page's table is the tool's
+    assert "data-eras" not in page  # the era table is a script of its own
     assert 'name="raw"' in figure and 'value="16022"' in figure
     tags = re.findall(r"<[^>]*>", re.sub(r'"[^"]*"', '""', figure))  # values blanked
     assert "<script" not in figure and not [t for t in tags if re.search(r"\son\w+=", t)]
 
 
-def test_the_era_table_is_on_the_first_block_of_a_post_only(tmp_path, monkeypatch):
+def test_the_build_writes_the_era_table_once_as_a_script_every_page_loads(tmp_path, monkeypatch):
     write_post(tmp_path, "```wscale\neffective: 92 6\n```\n\n```wscale\nshift-for: 4194304\n```\n")
     errors, _ = build_post(tmp_path, monkeypatch)
     assert errors == []
-    page = (tmp_path / "output" / "posts" / "arith" / "index.html").read_text("utf-8")
-    figures = re.findall(r'<figure class="tool-block tool-wscale"[^>]*>', page)
-    assert len(figures) == 2 and "data-eras=" in figures[0] and "data-eras=" not in figures[1]
+    output = tmp_path / "output"
+    script = (output / "theme" / "js" / "wscale-eras.js").read_text("utf-8")
+    assignment = re.search(r"^window\.opskbWscaleEras = (.*);$", script, re.M)
+    assert json.loads(assignment[1]) == json.loads(json.dumps(eras_table()))  # the tool's table
+    for page in sorted(output.rglob("*.html")):
+        text = page.read_text("utf-8")
+        assert "data-eras" not in text, page
+        scripts = re.findall(r'<script src="[^"]*/theme/(js/[\w-]+\.js)"', text)
+        assert scripts.index("js/wscale-eras.js") < scripts.index("js/wscale.js"), page
 
 
 def test_invalid_block_fails_the_build_naming_file_and_line(tmp_path, monkeypatch):

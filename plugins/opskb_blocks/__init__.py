@@ -7,7 +7,7 @@ file and line in an error. The blocks' renderers are listed in `fences.RENDERERS
 
 from pelican import signals
 
-from . import snippet
+from . import snippet, wscale
 from .content_cache import atomic_cache_writes, key_content_cache
 from .reader import OpskbMarkdownReader
 from .snippet_report import announce_report, write_report
@@ -31,5 +31,7 @@ def register():
     # cache (and fresh hashes of the checkers' code) for every build, written at its end.
     signals.readers_init.connect(snippet.start_build)
     signals.finalized.connect(snippet.end_build)
+    # finalized: the theme's static files are in place; the calculator's era table joins them.
+    signals.finalized.connect(wscale.write_eras)
     # article_writer_finalized: every post has been read, so every block's record is known.
     signals.article_writer_finalized.connect(write_report)

@@ -2,10 +2,10 @@
 
 Thin adapter: `tools.wscale.block.run_block` parses the body and computes the result with the
 same code as `python -m tools.wscale`; this module places it, escaped, in
-`<figure class="tool-block tool-wscale" data-eras="…">`. The in-page calculator's fields come
-from the tool's option table and its kernel eras from `data-eras` (the tool's era table, on
-the first wscale block of a post only: the page's other blocks read it there), so
-`theme/static/js/wscale.js` holds only the arithmetic, tested against the shared vectors.
+`<figure class="tool-block tool-wscale">`. The in-page calculator's fields come from the
+tool's option table, and its kernel eras from `theme/js/wscale-eras.js`, which the build
+writes from the tool's era table (`write_eras`), so `theme/static/js/wscale.js` holds only
+the arithmetic, tested against the shared vectors.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import json
 from html import escape
+from pathlib import Path
 
 from tools import wscale
-from tools.wscale.block import eras_json, run_block
+from tools.wscale.block import eras_script, run_block
 from tools.wscale.kernels import ERAS
 from tools.wscale.units import WscaleError
 
@@ -108,9 +109,6 @@ def render(block, context) -> str:
         name = sorted(block.options)[0]
         raise WscaleError(f"unknown option {name!r}: a wscale block's parameters go in its body")
     result = run_block(block.source)
-    # The era table once per page, on the post's first wscale block; the others read it there.
-    first = not any(record.get("language") == "wscale" for record in context.records)
-    eras = f' data-eras="{escape(eras_json())}"' if first else ""
     context.records.append(
         {
             "post": str(block.path),
@@ -127,10 +125,21 @@ def render(block, context) -> str:
     shell = escape(result.shell)
     datalist = f"wscale-eras-{block.line}"
     return (
-        f'<figure class="tool-block tool-wscale"{eras}'
+        '<figure class="tool-block tool-wscale"'
         f' data-result="{escape(json.dumps(result.result, sort_keys=True))}">'
         f'<figcaption class="snippet-badge">computed: {escape(result.command)}</figcaption>'
         f"{_table(result.rows)}{warnings}"
         f'<pre class="wscale-command" data-copy="{shell}"><code>$ {shell}</code></pre>'
         f"{_calculator(result.command, result.arguments, datalist)}</figure>"
     )
+
+
+# Where the era table's script goes, under the theme's static directory of the output.
+ERAS_SCRIPT = "js/wscale-eras.js"
+
+
+def write_eras(pelican) -> None:
+    """Write the era table's script beside the theme's scripts, once per build."""
+    path = Path(pelican.output_path) / pelican.settings["THEME_STATIC_DIR"] / ERAS_SCRIPT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(eras_script(), encoding="utf-8")

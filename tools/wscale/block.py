@@ -12,7 +12,6 @@ carry `line`, the 1-based line inside the block body.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +107,23 @@ def run_block(source: str) -> BlockResult:
     )
 
 
-@functools.cache  # the era table is fixed for the life of the process
 def eras_json() -> str:
     """The era table for the in-page calculator, compact and with sorted keys."""
     return json.dumps(wscale_kernels.eras_table(), sort_keys=True, separators=(",", ":"))
+
+
+# The global the in-page calculator (theme/static/js/wscale.js) reads the era table from.
+ERAS_GLOBAL = "opskbWscaleEras"
+
+
+def eras_script() -> str:
+    """The era table as a script of the site's own, loaded by every page before wscale.js.
+
+    One file the browser caches, instead of the table inside every page with a calculator.
+    JSON is a JavaScript expression, and the file is not HTML: nothing needs escaping.
+    """
+    return (
+        "/* Linux's window-scaling eras, written by the opskb build from tools/wscale/kernels.py"
+        " for the calculator in theme/static/js/wscale.js. */\n"
+        f"window.{ERAS_GLOBAL} = {eras_json()};\n"
+    )

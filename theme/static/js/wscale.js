@@ -1,7 +1,8 @@
 /* opskb window-scaling calculator: the arithmetic of tools/wscale.py, in the page.
  *
- * Every ```wscale block renders a <form class="wscale-calc"> whose fields, defaults and
- * kernel eras (data-eras) come from the Python tool's tables; this file holds only the
+ * Every ```wscale block renders a <form class="wscale-calc"> whose fields and defaults come
+ * from the Python tool's tables, and the build writes the kernel eras to js/wscale-eras.js
+ * (window.opskbWscaleEras, loaded before this file); this file holds only the
  * arithmetic, and tests/test_wscale_browser.py checks it against tests/data/wscale_vectors.json.
  * Numbers are parsed as exact decimals (numerator/denominator) so that results land on the
  * same side of a power of two as the Python tool's fractions.
@@ -355,13 +356,7 @@
     }
   }
 
-  function start(form) {
-    var figure = form.closest(".tool-wscale");
-    // The era table is on the page's first wscale block only.
-    var table = figure.hasAttribute("data-eras")
-      ? figure
-      : document.querySelector(".tool-wscale[data-eras]");
-    var eras = JSON.parse(table.getAttribute("data-eras"));
+  function start(form, eras) {
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     form.querySelectorAll("fieldset[data-section]").forEach(function (fieldset) {
       var refresh = function () {
@@ -376,7 +371,13 @@
   }
 
   function startAll() {
-    document.querySelectorAll("form.wscale-calc").forEach(start);
+    var forms = document.querySelectorAll("form.wscale-calc");
+    if (!forms.length) return;
+    var eras = window.opskbWscaleEras;
+    if (!Array.isArray(eras) || !eras.length) {
+      throw new Error("wscale calculator: js/wscale-eras.js did not load; the forms stay idle");
+    }
+    forms.forEach(function (form) { start(form, eras); });
   }
 
   if (document.readyState === "loading") {
