@@ -17,6 +17,7 @@ from typing import Any
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
+from tools.snippets import report_row
 from tools.snippets.fences import FenceError, find_fences, parse_info  # noqa: F401 - parse_info re-exported
 
 from . import lab, pcap, snippet, vcb, wscale
@@ -43,6 +44,22 @@ class RenderContext:
 
     settings: dict[str, Any]
     records: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, block: Block, checker: str, message: str, *, verdict: str = "ok",
+               needs_root: bool = False, destructive: bool = False) -> None:  # fmt: skip
+        """Add a tool block's row to the snippet report."""
+        self.records.append(
+            report_row(
+                str(block.path),
+                block.line,
+                block.language,
+                checker,
+                verdict,
+                message,
+                needs_root=needs_root,
+                destructive=destructive,
+            )  # fmt: skip
+        )
 
 
 Renderer = Callable[[Block, RenderContext], str]

@@ -13,18 +13,7 @@ from tools.wscale_lab.results import block_table
 
 def render(block, context) -> str:
     result = block_table(block.path, block.options, block.source)
-    context.records.append(
-        {
-            "post": str(block.path),
-            "line": block.line,
-            "language": "lab",
-            "checker": "tools.wscale_lab",
-            "verdict": "ok",
-            "message": result.command,
-            "needs_root": True,
-            "destructive": False,
-        }
-    )
+    context.record(block, "tools.wscale_lab", result.command, needs_root=True)
     head = "".join(f'<th scope="col">{escape(heading)}</th>' for heading in result.headings)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"

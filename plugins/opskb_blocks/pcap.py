@@ -70,18 +70,7 @@ def _diagnoses(result) -> str:
 
 def render(block, context) -> str:
     result = run_block(block.path, block.source, block.options)
-    context.records.append(
-        {
-            "post": str(block.path),
-            "line": block.line,
-            "language": "pcap",
-            "checker": "tools.pcap_annotate",
-            "verdict": "ok",
-            "message": result.command.splitlines()[-1],
-            "needs_root": False,
-            "destructive": False,
-        }
-    )
+    context.record(block, "tools.pcap_annotate", result.command.splitlines()[-1])
     trace = ""
     if result.trace:
         lexer = lexer_by_name("console-with-trace")

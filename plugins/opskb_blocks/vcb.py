@@ -135,18 +135,12 @@ def render(block, context) -> str:
     result = run_block(block.options, block.source)
     # A flagged example is an error shown on purpose: the report lists it as one.
     verdict = {"command": "warning" if result.problems else "ok", "lint": "error"}
-    context.records.append(
-        {
-            "post": str(block.path),
-            "line": block.line,
-            "language": "vcb",
-            "checker": "VCB model",
-            "verdict": verdict.get(result.mode, "ok"),
-            "message": "; ".join(f"{p.code}: {p.message}" for p in result.problems)
-            or result.command_line
-            or result.reproduce,
-            "needs_root": False,
-            "destructive": result.destructive,
-        }
+    problems = "; ".join(f"{p.code}: {p.message}" for p in result.problems)
+    context.record(
+        block,
+        "VCB model",
+        problems or result.command_line or result.reproduce,
+        verdict=verdict.get(result.mode, "ok"),
+        destructive=result.destructive,
     )
     return PLACERS[result.mode](result)

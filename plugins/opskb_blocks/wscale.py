@@ -109,18 +109,7 @@ def render(block, context) -> str:
         name = sorted(block.options)[0]
         raise WscaleError(f"unknown option {name!r}: a wscale block's parameters go in its body")
     result = run_block(block.source)
-    context.records.append(
-        {
-            "post": str(block.path),
-            "line": block.line,
-            "language": "wscale",
-            "checker": "tools.wscale",
-            "verdict": "ok",
-            "message": result.shell,
-            "needs_root": False,
-            "destructive": False,
-        }
-    )
+    context.record(block, "tools.wscale", result.shell)
     warnings = "".join(f'<p class="wscale-warning">{escape(w)}</p>' for w in result.warnings)
     shell = escape(result.shell)
     datalist = f"wscale-eras-{block.line}"

@@ -29,7 +29,7 @@ from tools.snippets.lines import (
     runs_as_root,
 )
 
-__all__ = ["BlockVerdict", "CommandLine", "SnippetError", "check_block", "copy_text"]
+__all__ = ["BlockVerdict", "CommandLine", "SnippetError", "check_block", "copy_text", "report_row"]
 
 DEFAULT_KERNEL = "2.6.17"  # the kernel opskb's TCP post is about
 # Fence options an ordinary code block accepts, and what each means.
@@ -191,15 +191,32 @@ def block_record(post: str, line: int, verdict: BlockVerdict) -> dict:
     message = verdict.badge
     if problems:
         message = f"line {line + problems[0].line}: {problems[0].message}"
+    checker = ", ".join(verdict.checkers) or NOBODY
+    return report_row(post, line, verdict.language, checker, verdict.verdict, message,
+                      needs_root=verdict.needs_root, destructive=verdict.destructive)  # fmt: skip
+
+
+def report_row(
+    post: str,
+    line: int,
+    language: str,
+    checker: str,
+    verdict: str,
+    message: str,
+    *,
+    needs_root: bool = False,
+    destructive: bool = False,
+) -> dict:
+    """One row of the snippet report: a code or tool block, where it stands, what checked it."""
     return {
         "post": post,
         "line": line,
-        "language": verdict.language,
-        "checker": ", ".join(verdict.checkers) or NOBODY,
-        "verdict": verdict.verdict,
+        "language": language,
+        "checker": checker,
+        "verdict": verdict,
         "message": message,
-        "needs_root": verdict.needs_root,
-        "destructive": verdict.destructive,
+        "needs_root": needs_root,
+        "destructive": destructive,
     }
 
 
